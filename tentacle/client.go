@@ -1,0 +1,428 @@
+package tentacle
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultMaxListSize bounds an LS answer when Options.MaxListSize is zero:
+// about a million typical agent file names.
+const DefaultMaxListSize = 64 << 20
+
+// maxAnswerLen bounds one answer line. The longest legitimate answer is an
+// ERR with a short reason; a server that sends more is not a Tentacle server.
+const maxAnswerLen = 1024
+
+// Options configure a Client.
+type Options struct {
+	// TLSConfig, when set, starts TLS right after the TCP connect; the
+	// protocol has no STARTTLS.
+	TLSConfig *tls.Config
+	// Timeout bounds each operation as a whole: the dial with its TLS
+	// handshake, a command with its answer, a file body from first to last
+	// byte. Zero leaves only the context's deadline.
+	Timeout time.Duration
+	// MaxListSize bounds the bytes of an LS answer. Zero means
+	// DefaultMaxListSize.
+	MaxListSize int64
+}
+
+// AcceptFunc is told the size the server announced for a file and returns
+// where its bytes go. Returning an error declines the file: the server keeps
+// it and the connection stays usable.
+type AcceptFunc func(size int64) (io.Writer, error)
+
+// Client is a connection to a Tentacle server.
+type Client struct {
+	conn net.Conn
+	r    *bufio.Reader
+	opts Options
+	buf  []byte
+	// broken is set once the connection can no longer be trusted to be in
+	// step with the server; every later call returns it.
+	broken error
+}
+
+// Dial connects to addr ("host:port"), with TLS when opts.TLSConfig is set.
+func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	conn = withQuickAck(conn)
+	if opts.TLSConfig != nil {
+		tlsConn := tls.Client(conn, opts.TLSConfig)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		conn = tlsConn
+	}
+	return NewClient(conn, opts), nil
+}
+
+// NewClient returns a Client using an existing connection; opts.TLSConfig is
+// ignored.
+func NewClient(conn net.Conn, opts Options) *Client {
+	if opts.MaxListSize <= 0 {
+		opts.MaxListSize = DefaultMaxListSize
+	}
+	return &Client{
+		conn: conn,
+		r:    bufio.NewReaderSize(conn, 64<<10),
+		opts: opts,
+		buf:  make([]byte, 64<<10),
+	}
+}
+
+// Auth sends the password. The reference server answers a wrong one by
+// closing the connection, which Auth reports as ErrAuthRejected.
+func (c *Client) Auth(ctx context.Context, password string) error {
+	return c.do(ctx, func() error {
+		// The digest stays out of every error: it is as good as the password.
+		answer, err := c.roundTrip("PASS", "PASS "+PasswordDigest(password))
+		if errors.Is(err, ErrServerClosed) {
+			return ErrAuthRejected
+		}
+		if err != nil {
+			return err
+		}
+		if answer != "PASS OK" {
+			return c.breakWith(&ProtocolError{Cmd: "PASS", Msg: "unexpected answer " + quote(answer)})
+		}
+		return nil
+	})
+}
+
+// List returns the entries of the server directory that name is routed to;
+// an empty name lists the root. The entries come as the server sends them:
+// unordered, with "." and ".." and subdirectory names among them.
+func (c *Client) List(ctx context.Context, name string) ([]string, error) {
+	if name != "" {
+		if err := CheckName(name); err != nil {
+			return nil, err
+		}
+	}
+	var listing bytes.Buffer
+	_, err := c.fetch(ctx, "LS", name, func(size int64) (io.Writer, error) {
+		if size > c.opts.MaxListSize {
+			return nil, fmt.Errorf("listing of %d bytes exceeds the bound of %d bytes", size, c.opts.MaxListSize)
+		}
+		listing.Grow(int(size))
+		return &listing, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ParseListing(listing.Bytes()), nil
+}
+
+// Move takes a file from the server (MV): the server sends it and deletes
+// it. accept sees the size before any byte moves and may decline.
+func (c *Client) Move(ctx context.Context, name string, accept AcceptFunc) (int64, error) {
+	return c.fetchChecked(ctx, "MV", name, accept)
+}
+
+// Recv copies a file from the server (RECV); the server keeps it.
+func (c *Client) Recv(ctx context.Context, name string, accept AcceptFunc) (int64, error) {
+	return c.fetchChecked(ctx, "RECV", name, accept)
+}
+
+// ZRecv is Recv with the body as a zip archive holding the file (ZRECV). The
+// archive names its member with the server's local path: never use that name
+// as a path.
+func (c *Client) ZRecv(ctx context.Context, name string, accept AcceptFunc) (int64, error) {
+	return c.fetchChecked(ctx, "ZRECV", name, accept)
+}
+
+// Send uploads size bytes read from body as name (SEND).
+func (c *Client) Send(ctx context.Context, name string, size int64, body io.Reader) error {
+	return c.send(ctx, "SEND", name, size, body)
+}
+
+// ZSend uploads a zip archive holding the file (ZSEND); size is the
+// archive's.
+func (c *Client) ZSend(ctx context.Context, name string, size int64, body io.Reader) error {
+	return c.send(ctx, "ZSEND", name, size, body)
+}
+
+// Quit ends the session politely and closes the connection.
+func (c *Client) Quit() error {
+	if c.broken == nil {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = io.WriteString(c.conn, "QUIT\n")
+	}
+	return c.Close()
+}
+
+// Close closes the connection without a word.
+func (c *Client) Close() error {
+	if c.broken == nil {
+		c.broken = net.ErrClosed
+	}
+	return c.conn.Close()
+}
+
+func (c *Client) fetchChecked(ctx context.Context, cmd, name string, accept AcceptFunc) (int64, error) {
+	if err := CheckName(name); err != nil {
+		return 0, err
+	}
+	return c.fetch(ctx, cmd, name, accept)
+}
+
+// fetch runs the commands that answer "<cmd> SIZE n" and then send n bytes
+// once the client has said "<cmd> OK".
+func (c *Client) fetch(ctx context.Context, cmd, name string, accept AcceptFunc) (int64, error) {
+	var n int64
+	err := c.do(ctx, func() (err error) {
+		n, err = c.fetchOnce(cmd, name, accept)
+		return err
+	})
+	return n, err
+}
+
+func (c *Client) fetchOnce(cmd, name string, accept AcceptFunc) (int64, error) {
+	answer, err := c.roundTrip(cmd, cmd+" <"+name+">")
+	if err != nil {
+		return 0, err
+	}
+	size, err := ParseSizeAnswer(cmd, answer)
+	if err != nil {
+		var re *RemoteError
+		if errors.As(err, &re) {
+			re.Name = name
+			return 0, re
+		}
+		return 0, c.breakWith(err)
+	}
+	w, err := accept(size)
+	if err != nil {
+		// Anything but "<cmd> OK" declines; the server keeps the file.
+		if werr := c.writeLine(cmd + " ERR"); werr != nil {
+			return 0, c.breakWith(werr)
+		}
+		return 0, &DeclinedError{Cmd: cmd, Name: name, Size: size, Err: err}
+	}
+	if err := c.writeLine(cmd + " OK"); err != nil {
+		return 0, c.breakWith(err)
+	}
+	return c.readBody(cmd, name, size, w)
+}
+
+// readBody copies exactly size bytes to w. When w fails it keeps reading, so
+// the connection stays in step for the next command.
+func (c *Client) readBody(cmd, name string, size int64, w io.Writer) (int64, error) {
+	var got, written int64
+	var werr error
+	for got < size {
+		chunk := c.buf[:min(int64(len(c.buf)), size-got)]
+		n, err := io.ReadFull(c.r, chunk)
+		got += int64(n)
+		if werr == nil && n > 0 {
+			var m int
+			m, werr = w.Write(chunk[:n])
+			written += int64(m)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return written, c.breakWith(&TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Lost: cmd == "MV", Err: err})
+		}
+	}
+	if werr != nil {
+		return written, &TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Lost: cmd == "MV", Err: werr}
+	}
+	return written, nil
+}
+
+func (c *Client) send(ctx context.Context, cmd, name string, size int64, body io.Reader) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	return c.do(ctx, func() error { return c.sendOnce(cmd, name, size, body) })
+}
+
+func (c *Client) sendOnce(cmd, name string, size int64, body io.Reader) error {
+	ok := cmd + " OK"
+	answer, err := c.roundTrip(cmd, cmd+" <"+name+"> SIZE "+strconv.FormatInt(size, 10))
+	if err != nil {
+		return err
+	}
+	if answer != ok {
+		return c.unexpected(cmd, name, answer)
+	}
+	n, err := io.CopyBuffer(c.conn, io.LimitReader(body, size), c.buf)
+	if err == nil && n < size {
+		err = fmt.Errorf("body ended after %d of %d bytes", n, size)
+	}
+	if err != nil {
+		// The server waits for bytes that will never come.
+		return c.breakWith(fmt.Errorf("%s <%s>: %w", cmd, name, err))
+	}
+	answer, err = c.readAnswer(cmd)
+	if err != nil {
+		return err
+	}
+	if answer != ok {
+		return c.unexpected(cmd, name, answer)
+	}
+	return nil
+}
+
+// unexpected turns an answer other than OK into a RemoteError for ERR, and
+// breaks the connection for anything else.
+func (c *Client) unexpected(cmd, name, answer string) error {
+	if reason, ok := parseErr(cmd, answer); ok {
+		return &RemoteError{Cmd: cmd, Name: name, Reason: reason}
+	}
+	return c.breakWith(&ProtocolError{Cmd: cmd, Msg: "unexpected answer " + quote(answer)})
+}
+
+// do runs one operation bounded by the timeout and the context. It refuses
+// to start on a broken connection, and names the context as the cause when
+// the context's end, not the server, stopped the operation.
+func (c *Client) do(ctx context.Context, op func() error) error {
+	if c.broken != nil {
+		return c.broken
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var deadline time.Time
+	if c.opts.Timeout > 0 {
+		deadline = time.Now().Add(c.opts.Timeout)
+	}
+	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
+		deadline = d
+	}
+	_ = c.conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+	err := op()
+	stop()
+	if err != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+func (c *Client) roundTrip(cmd, line string) (string, error) {
+	if err := c.writeLine(line); err != nil {
+		return "", c.breakWith(err)
+	}
+	return c.readAnswer(cmd)
+}
+
+func (c *Client) writeLine(line string) error {
+	_, err := io.WriteString(c.conn, line+"\n")
+	return err
+}
+
+func (c *Client) readAnswer(cmd string) (string, error) {
+	line, err := c.r.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull) || len(line) > maxAnswerLen:
+		return "", c.breakWith(&ProtocolError{Cmd: cmd, Msg: fmt.Sprintf("answer longer than %d bytes", maxAnswerLen)})
+	case err != nil && closedByPeer(err):
+		pe := &ProtocolError{Cmd: cmd, Msg: err.Error(), Err: ErrServerClosed}
+		if cmd == "LS" || cmd == "MV" {
+			pe.Msg += " (LS and MV need a server started with -I)"
+		}
+		return "", c.breakWith(pe)
+	case err != nil:
+		return "", c.breakWith(err)
+	}
+	return string(line[:len(line)-1]), nil
+}
+
+// closedByPeer tells an orderly close or reset by the server from local
+// failures (deadlines, TLS alerts, a closed client).
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// breakWith marks the connection unusable and closes it.
+func (c *Client) breakWith(err error) error {
+	if c.broken == nil {
+		c.broken = fmt.Errorf("connection unusable after an earlier error: %w", err)
+		c.conn.Close()
+	}
+	return err
+}
+
+// ParseSizeAnswer reads the answer to a fetching command: "<cmd> SIZE n"
+// gives n; "<cmd> ERR" or "<cmd> ERR (reason)" gives a *RemoteError; anything
+// else, including a size that is not a plain decimal int64, a *ProtocolError.
+func ParseSizeAnswer(cmd, answer string) (int64, error) {
+	if reason, ok := parseErr(cmd, answer); ok {
+		return 0, &RemoteError{Cmd: cmd, Reason: reason}
+	}
+	digits, ok := strings.CutPrefix(answer, cmd+" SIZE ")
+	if !ok {
+		return 0, &ProtocolError{Cmd: cmd, Msg: "unexpected answer " + quote(answer)}
+	}
+	if digits == "" || strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, &ProtocolError{Cmd: cmd, Msg: "size is not a decimal number: " + quote(answer)}
+	}
+	size, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil {
+		return 0, &ProtocolError{Cmd: cmd, Msg: "size out of range: " + quote(answer)}
+	}
+	return size, nil
+}
+
+// parseErr recognises "<cmd> ERR" and "<cmd> ERR (reason)".
+func parseErr(cmd, answer string) (reason string, ok bool) {
+	rest, ok := strings.CutPrefix(answer, cmd+" ERR")
+	if !ok {
+		return "", false
+	}
+	if rest == "" {
+		return "", true
+	}
+	rest, ok = strings.CutPrefix(rest, " ")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")"), true
+}
+
+// ParseListing splits an LS body into its entries, one per line. Empty
+// lines are dropped; nothing else is judged here.
+func ParseListing(body []byte) []string {
+	var names []string
+	for line := range bytes.SplitSeq(body, []byte{'\n'}) {
+		if len(line) > 0 {
+			names = append(names, string(line))
+		}
+	}
+	return names
+}
+
+// quote renders text from the server for an error message: Go-quoted, so
+// control characters cannot forge log lines, and cut short.
+func quote(s string) string {
+	const limit = 80
+	if len(s) > limit {
+		return strconv.Quote(s[:limit]) + "..."
+	}
+	return strconv.Quote(s)
+}

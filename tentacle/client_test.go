@@ -1,0 +1,444 @@
+package tentacle_test
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/internal/testcerts"
+	"github.com/tentaclesync/tentaclesync/tentacle"
+	"github.com/tentaclesync/tentaclesync/tentacle/server"
+)
+
+// pandoraServer starts a Go Tentacle server the way an isolated network runs
+// it: -I -o and Pandora's filters, with conf/ md5/ ... present.
+func pandoraServer(t *testing.T, tweak func(*server.Config)) (*server.Server, string) {
+	t.Helper()
+	dir := t.TempDir()
+	filters, err := server.ParseFilters(server.PandoraFilters)
+	require.NoError(t, err)
+	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
+		require.NoError(t, os.Mkdir(filepath.Join(dir, sub), 0o755))
+	}
+	cfg := server.Config{Dir: dir, Insecure: true, Overwrite: true, Filters: filters}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := server.Start("127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv, dir
+}
+
+func dial(t *testing.T, addr string, opts tentacle.Options) *tentacle.Client {
+	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 5 * time.Second
+	}
+	c, err := tentacle.Dial(context.Background(), addr, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func into(buf *bytes.Buffer) tentacle.AcceptFunc {
+	return func(int64) (io.Writer, error) { return buf, nil }
+}
+
+func TestSendRecvMoveRoundTrip(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+	body := bytes.Repeat([]byte("<agent_data/>\n"), 1000)
+
+	require.NoError(t, c.Send(ctx, "a.1.data", int64(len(body)), bytes.NewReader(body)))
+	got, err := os.ReadFile(filepath.Join(dir, "a.1.data"))
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+
+	var recv bytes.Buffer
+	n, err := c.Recv(ctx, "a.1.data", into(&recv))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(body)), n)
+	require.Equal(t, body, recv.Bytes())
+	require.FileExists(t, filepath.Join(dir, "a.1.data"), "RECV keeps the file")
+
+	var moved bytes.Buffer
+	_, err = c.Move(ctx, "a.1.data", into(&moved))
+	require.NoError(t, err)
+	require.Equal(t, body, moved.Bytes())
+	require.NoFileExists(t, filepath.Join(dir, "a.1.data"), "MV deletes the file")
+	require.NoError(t, c.Quit())
+}
+
+func TestFiltersRouteEveryCommand(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+
+	require.NoError(t, c.Send(ctx, "abc.conf", 3, strings.NewReader("x=1")))
+	require.FileExists(t, filepath.Join(dir, "conf", "abc.conf"))
+
+	root, err := c.List(ctx, "")
+	require.NoError(t, err)
+	require.Subset(t, root, []string{".", "..", "conf", "md5", "collections", "trans", "commands"})
+	require.NotContains(t, root, "abc.conf")
+
+	conf, err := c.List(ctx, "anything.conf")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{".", "..", "abc.conf"}, conf)
+
+	other, err := c.List(ctx, "x")
+	require.NoError(t, err)
+	require.ElementsMatch(t, root, other, "LS <x> lists the root")
+
+	var buf bytes.Buffer
+	_, err = c.Move(ctx, "abc.conf", into(&buf))
+	require.NoError(t, err)
+	require.Equal(t, "x=1", buf.String())
+	require.NoFileExists(t, filepath.Join(dir, "conf", "abc.conf"))
+}
+
+func TestErrAnswersKeepTheConnection(t *testing.T) {
+	srv, dir := pandoraServer(t, func(c *server.Config) { c.Overwrite = false; c.MaxSize = 10 })
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+	var re *tentacle.RemoteError
+
+	err := c.Send(ctx, "empty.data", 0, strings.NewReader(""))
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "file is too big", re.Reason, "the server never accepts an empty file")
+
+	err = c.Send(ctx, "big.data", 11, strings.NewReader("01234567890"))
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "file is too big", re.Reason)
+
+	require.NoError(t, c.Send(ctx, "once.data", 4, strings.NewReader("abcd")))
+	err = c.Send(ctx, "once.data", 4, strings.NewReader("efgh"))
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "file already exists", re.Reason)
+
+	_, err = c.Move(ctx, "missing.data", into(new(bytes.Buffer)))
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, "MV", re.Cmd)
+
+	_, err = c.Move(ctx, "conf", into(new(bytes.Buffer)))
+	require.ErrorAs(t, err, &re, "MV of a directory answers ERR")
+	_, err = c.Recv(ctx, "md5", into(new(bytes.Buffer)))
+	require.ErrorAs(t, err, &re, "RECV of a directory answers ERR")
+
+	var buf bytes.Buffer
+	_, err = c.Recv(ctx, "once.data", into(&buf))
+	require.NoError(t, err, "the connection survives every ERR")
+	require.Equal(t, "abcd", buf.String())
+	got, _ := os.ReadFile(filepath.Join(dir, "once.data"))
+	require.Equal(t, "abcd", string(got))
+}
+
+func TestOverwrite(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+	require.NoError(t, c.Send(ctx, "h.md5", 4, strings.NewReader("aaaa")))
+	require.NoError(t, c.Send(ctx, "h.md5", 2, strings.NewReader("bb")))
+	got, _ := os.ReadFile(filepath.Join(dir, "md5", "h.md5"))
+	require.Equal(t, "bb", string(got))
+}
+
+func TestDeclineKeepsTheFile(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "keep.data"), []byte("payload"), 0o644))
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+
+	errTooBig := errors.New("too big for us")
+	_, err := c.Move(ctx, "keep.data", func(size int64) (io.Writer, error) {
+		require.Equal(t, int64(7), size)
+		return nil, errTooBig
+	})
+	var de *tentacle.DeclinedError
+	require.ErrorAs(t, err, &de)
+	require.ErrorIs(t, err, errTooBig)
+	require.FileExists(t, filepath.Join(dir, "keep.data"))
+
+	var buf bytes.Buffer
+	_, err = c.Move(ctx, "keep.data", into(&buf))
+	require.NoError(t, err, "the server reads the next command after a decline")
+	require.Equal(t, "payload", buf.String())
+}
+
+func TestZipCommands(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	ctx := context.Background()
+
+	var archive bytes.Buffer
+	zw := zip.NewWriter(&archive)
+	w, err := zw.Create("whatever/name.txt")
+	require.NoError(t, err)
+	_, _ = w.Write([]byte("module_begin"))
+	require.NoError(t, zw.Close())
+	require.NoError(t, c.ZSend(ctx, "z.conf", int64(archive.Len()), &archive))
+	got, err := os.ReadFile(filepath.Join(dir, "conf", "z.conf"))
+	require.NoError(t, err)
+	require.Equal(t, "module_begin", string(got), "ZSEND stores the member's content under the command's name")
+
+	var back bytes.Buffer
+	_, err = c.ZRecv(ctx, "z.conf", into(&back))
+	require.NoError(t, err)
+	zr, err := zip.NewReader(bytes.NewReader(back.Bytes()), int64(back.Len()))
+	require.NoError(t, err)
+	require.Len(t, zr.File, 1)
+	require.Equal(t, filepath.Join(dir, "conf", "z.conf"), "/"+strings.TrimPrefix(zr.File[0].Name, "/"),
+		"the member is named with the server's full local path")
+}
+
+func TestPassword(t *testing.T) {
+	srv, dir := pandoraServer(t, func(c *server.Config) { c.Password = "s3cret" })
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.data"), []byte("x"), 0o644))
+	ctx := context.Background()
+
+	good := dial(t, srv.Addr(), tentacle.Options{})
+	require.NoError(t, good.Auth(ctx, "s3cret"))
+	_, err := good.List(ctx, "")
+	require.NoError(t, err)
+
+	bad := dial(t, srv.Addr(), tentacle.Options{})
+	err = bad.Auth(ctx, "wrong")
+	require.ErrorIs(t, err, tentacle.ErrAuthRejected)
+	require.NotContains(t, err.Error(), tentacle.PasswordDigest("wrong"))
+	_, err = bad.List(ctx, "")
+	require.Error(t, err, "a rejected connection stays unusable")
+
+	missing := dial(t, srv.Addr(), tentacle.Options{})
+	_, err = missing.List(ctx, "")
+	require.ErrorIs(t, err, tentacle.ErrServerClosed, "no PASS: the server closes without a word")
+}
+
+func TestPasswordDigest(t *testing.T) {
+	// hex(md5(md5("pandora"))) with the inner digest raw, as the reference
+	// server computes it; checked with perl -MDigest::MD5 -e 'print Digest::MD5::md5_hex(Digest::MD5::md5("pandora"))'.
+	require.Equal(t, "9ba1c4c7aeebfa552d5f62f5bbabf51c", tentacle.PasswordDigest("pandora"))
+}
+
+func TestTLS(t *testing.T) {
+	certs, err := testcerts.Write(t.TempDir(), "good")
+	require.NoError(t, err)
+	other, err := testcerts.Write(t.TempDir(), "other")
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	t.Run("server certificate", func(t *testing.T) {
+		srv, _ := pandoraServer(t, func(c *server.Config) { c.TLSConfig = certs.ServerConfig(false) })
+		c := dial(t, srv.Addr(), tentacle.Options{TLSConfig: certs.ClientConfig(false)})
+		_, err := c.List(ctx, "")
+		require.NoError(t, err)
+	})
+	t.Run("mutual", func(t *testing.T) {
+		srv, dir := pandoraServer(t, func(c *server.Config) {
+			c.TLSConfig = certs.ServerConfig(true)
+			c.Password = "pw"
+		})
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.data"), []byte("data"), 0o644))
+		c := dial(t, srv.Addr(), tentacle.Options{TLSConfig: certs.ClientConfig(true)})
+		require.NoError(t, c.Auth(ctx, "pw"))
+		var buf bytes.Buffer
+		_, err := c.Move(ctx, "a.data", into(&buf))
+		require.NoError(t, err)
+		require.Equal(t, "data", buf.String())
+	})
+	t.Run("mutual without client certificate", func(t *testing.T) {
+		srv, _ := pandoraServer(t, func(c *server.Config) { c.TLSConfig = certs.ServerConfig(true) })
+		// With TLS 1.3 the client finishes its handshake before the server
+		// judges it; the refusal arrives as an alert on the first read.
+		c, err := tentacle.Dial(ctx, srv.Addr(), tentacle.Options{TLSConfig: certs.ClientConfig(false), Timeout: 5 * time.Second})
+		if err == nil {
+			defer c.Close()
+			_, err = c.List(ctx, "")
+		}
+		require.ErrorContains(t, err, "certificate required")
+	})
+	t.Run("unknown authority", func(t *testing.T) {
+		srv, _ := pandoraServer(t, func(c *server.Config) { c.TLSConfig = other.ServerConfig(false) })
+		_, err := tentacle.Dial(ctx, srv.Addr(), tentacle.Options{TLSConfig: certs.ClientConfig(false), Timeout: 5 * time.Second})
+		var unknown x509.UnknownAuthorityError
+		require.ErrorAs(t, err, &unknown)
+	})
+	t.Run("plain client against TLS server", func(t *testing.T) {
+		srv, _ := pandoraServer(t, func(c *server.Config) { c.TLSConfig = certs.ServerConfig(false) })
+		c := dial(t, srv.Addr(), tentacle.Options{})
+		_, err := c.List(ctx, "")
+		require.Error(t, err)
+	})
+}
+
+func TestInsecureOperationsNeedDashI(t *testing.T) {
+	srv, _ := pandoraServer(t, func(c *server.Config) { c.Insecure = false })
+	ctx := context.Background()
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	_, err := c.List(ctx, "")
+	require.ErrorIs(t, err, tentacle.ErrServerClosed)
+	require.ErrorContains(t, err, "-I")
+
+	c = dial(t, srv.Addr(), tentacle.Options{})
+	_, err = c.Move(ctx, "a.data", into(new(bytes.Buffer)))
+	require.ErrorIs(t, err, tentacle.ErrServerClosed)
+}
+
+func TestIdleConnectionIsClosed(t *testing.T) {
+	srv, _ := pandoraServer(t, func(c *server.Config) { c.Timeout = 50 * time.Millisecond; c.Retries = 1 })
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	_, err := c.List(context.Background(), "")
+	require.NoError(t, err)
+	raw := rawConn(t, srv.Addr())
+	// The server hangs up on its own once the idle time has passed.
+	_, err = raw.r.ReadString('\n')
+	require.ErrorIs(t, err, io.EOF)
+	time.Sleep(200 * time.Millisecond)
+	_, err = c.List(context.Background(), "")
+	require.ErrorIs(t, err, tentacle.ErrServerClosed)
+}
+
+func TestListBound(t *testing.T) {
+	srv, _ := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{MaxListSize: 10})
+	_, err := c.List(context.Background(), "")
+	var de *tentacle.DeclinedError
+	require.ErrorAs(t, err, &de)
+	_, err = c.List(context.Background(), "a.conf")
+	require.NoError(t, err, "a declined listing leaves the connection usable")
+}
+
+func TestClientRefusesUnsafeNames(t *testing.T) {
+	srv, _ := pandoraServer(t, nil)
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	for _, name := range []string{"", ".", "..", "a/b", `a\b`, "a\nQUIT", "a>b", "x\x00y", strings.Repeat("n", 300)} {
+		_, err := c.Move(context.Background(), name, into(new(bytes.Buffer)))
+		require.ErrorIs(t, err, tentacle.ErrInvalidName, "%q", name)
+	}
+	_, err := c.List(context.Background(), "")
+	require.NoError(t, err, "refused names never reach the wire")
+}
+
+func TestContextCancelStopsAnOperation(t *testing.T) {
+	// A server that accepts and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err == nil {
+			defer conn.Close()
+			_, _ = io.Copy(io.Discard, conn)
+		}
+	}()
+	c := dial(t, ln.Addr().String(), tentacle.Options{Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err = c.List(ctx, "")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestTruncatedMoveIsReportedLost(t *testing.T) {
+	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+		_, _ = r.ReadString('\n') // MV <a.data>
+		_, _ = io.WriteString(conn, "MV SIZE 100\n")
+		_, _ = r.ReadString('\n') // MV OK
+		_, _ = io.WriteString(conn, "only ten b")
+	})
+	c := dial(t, addr, tentacle.Options{})
+	var buf bytes.Buffer
+	n, err := c.Move(context.Background(), "a.data", into(&buf))
+	var te *tentacle.TransferError
+	require.ErrorAs(t, err, &te)
+	require.True(t, te.Lost)
+	require.Equal(t, int64(10), te.Got)
+	require.Equal(t, int64(10), n)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+func TestGarbageAnswerBreaksTheConnection(t *testing.T) {
+	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+		_, _ = r.ReadString('\n')
+		_, _ = io.WriteString(conn, "HELLO THERE\n")
+	})
+	c := dial(t, addr, tentacle.Options{})
+	_, err := c.List(context.Background(), "")
+	var pe *tentacle.ProtocolError
+	require.ErrorAs(t, err, &pe)
+	_, err = c.List(context.Background(), "")
+	require.Error(t, err)
+}
+
+func TestParseSizeAnswer(t *testing.T) {
+	for answer, want := range map[string]int64{"MV SIZE 0": 0, "MV SIZE 12": 12, "MV SIZE 9223372036854775807": 1<<63 - 1} {
+		got, err := tentacle.ParseSizeAnswer("MV", answer)
+		require.NoError(t, err, answer)
+		require.Equal(t, want, got)
+	}
+	for _, answer := range []string{"MV SIZE -1", "MV SIZE +1", "MV SIZE 1e3", "MV SIZE ", "MV SIZE 9223372036854775808",
+		"MV SIZE 12 ", "RECV SIZE 1", "MV  SIZE 1", "MV SIZE 0x10", ""} {
+		_, err := tentacle.ParseSizeAnswer("MV", answer)
+		var pe *tentacle.ProtocolError
+		require.ErrorAs(t, err, &pe, "%q", answer)
+	}
+	for answer, reason := range map[string]string{"MV ERR": "", "MV ERR (file is too big)": "file is too big"} {
+		_, err := tentacle.ParseSizeAnswer("MV", answer)
+		var re *tentacle.RemoteError
+		require.ErrorAs(t, err, &re, answer)
+		require.Equal(t, reason, re.Reason)
+	}
+}
+
+func TestParseListing(t *testing.T) {
+	require.Equal(t, []string{".", "..", "a b.data", "ñ.data"}, tentacle.ParseListing([]byte(".\n..\na b.data\n\nñ.data\n")))
+	require.Empty(t, tentacle.ParseListing(nil))
+}
+
+// scripted serves one connection with a hand-written script, for answers
+// the Go Tentacle server never gives.
+func scripted(t *testing.T, script func(net.Conn, *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		script(conn, bufio.NewReader(conn))
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+type raw struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func rawConn(t *testing.T, addr string) *raw {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	return &raw{Conn: conn, r: bufio.NewReader(conn)}
+}

@@ -1,0 +1,255 @@
+// Package server is a Tentacle server that behaves like the reference Perl
+// tentacle_server that Pandora FMS ships, quirks included: 1 KiB body writes
+// with Nagle's algorithm on, "." and ".." in listings, a silent close on a bad
+// password, MV deleting the file without waiting for an acknowledgement.
+//
+// It exists for tests, benchmarks and demonstrations of clients; it is not
+// hardened for production.
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tentaclesync/tentaclesync/tentacle"
+)
+
+// PandoraFilters is the filter list Pandora FMS starts its Tentacle server
+// with (the -i option).
+const PandoraFilters = `.*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:trans;.*\.rcmd:commands`
+
+const (
+	blockSize      = 1024 // the reference server reads and writes in 1 KiB blocks
+	maxCommandLen  = 2 * blockSize
+	defaultMaxSize = 2000000
+)
+
+// Config mirrors the reference server's command line.
+type Config struct {
+	Dir       string        // -s: storage directory, must exist
+	Password  string        // -x: clients must send PASS first
+	TLSConfig *tls.Config   // -e/-k (and -f: ClientAuth = RequireAndVerifyClientCert)
+	Insecure  bool          // -I: enable LS and MV
+	Overwrite bool          // -o: SEND may replace an existing file
+	MaxSize   int64         // -m: largest file accepted by SEND; default 2,000,000
+	Filters   []Filter      // -i: route names into subdirectories
+	Timeout   time.Duration // -t: per network operation; default 1s
+	Retries   int           // -r: default 3; idle close after Timeout × (Retries+1)
+	MaxConns  int           // -c: connections served at once; default 10
+	Logger    *slog.Logger  // nil: discard
+}
+
+// Filter routes names matching Pattern (unanchored, as in Perl) into Dir.
+type Filter struct {
+	Pattern *regexp.Regexp
+	Dir     string
+}
+
+// ParseFilters parses the -i syntax: "regexp:dir;regexp:dir".
+func ParseFilters(spec string) ([]Filter, error) {
+	var filters []Filter
+	for part := range strings.SplitSeq(spec, ";") {
+		if part == "" {
+			continue
+		}
+		i := strings.LastIndex(part, ":")
+		if i < 0 {
+			return nil, fmt.Errorf("filter %q: want regexp:dir", part)
+		}
+		re, err := regexp.Compile(part[:i])
+		if err != nil {
+			return nil, fmt.Errorf("filter %q: %w", part, err)
+		}
+		filters = append(filters, Filter{Pattern: re, Dir: part[i+1:]})
+	}
+	return filters, nil
+}
+
+// Server serves the Tentacle protocol on one listener.
+type Server struct {
+	cfg   Config
+	slots chan struct{}
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// New checks cfg and fills in the reference server's defaults.
+func New(cfg Config) (*Server, error) {
+	info, err := os.Stat(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("storage directory %s is not a directory", cfg.Dir)
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = defaultMaxSize
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.Retries <= 0 {
+		cfg.Retries = 3
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConns), conns: map[net.Conn]struct{}{}}, nil
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves in the
+// background until Close.
+func Start(addr string, cfg Config) (*Server, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Addr is the listening address, for Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ln.Addr().String()
+}
+
+// Serve accepts connections on ln until it is closed. Like the reference
+// server it takes a connection slot before accepting, so connections beyond
+// MaxConns wait in the kernel's backlog.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	for {
+		s.slots <- struct{}{}
+		conn, err := ln.Accept()
+		if err != nil {
+			<-s.slots
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if !s.track(conn) {
+			conn.Close()
+			<-s.slots
+			return nil
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer func() { <-s.slots }()
+			defer s.untrack(conn)
+			s.serveConn(conn)
+		}()
+	}
+}
+
+// Close stops listening, drops every connection and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.Close()
+}
+
+func (s *Server) serveConn(raw net.Conn) {
+	if tcp, ok := raw.(*net.TCPConn); ok {
+		// The reference server leaves Nagle's algorithm on.
+		_ = tcp.SetNoDelay(false)
+	}
+	log := s.cfg.Logger.With("client", raw.RemoteAddr().String())
+	conn := raw
+	if s.cfg.TLSConfig != nil {
+		tlsConn := tls.Server(raw, s.cfg.TLSConfig)
+		_ = tlsConn.SetDeadline(time.Now().Add(s.idle()))
+		if err := tlsConn.Handshake(); err != nil {
+			log.Info("TLS handshake failed", "err", err)
+			return
+		}
+		conn = tlsConn
+	}
+	sess := &session{srv: s, conn: conn, log: log}
+	if err := sess.run(); err != nil && !errors.Is(err, io.EOF) {
+		log.Info("connection closed", "err", err)
+	}
+}
+
+// idle is how long the reference server waits on a silent client: each
+// operation waits Timeout and is retried Retries times.
+func (s *Server) idle() time.Duration {
+	return s.cfg.Timeout * time.Duration(s.cfg.Retries+1)
+}
+
+// route is the path a name is stored at: the first matching filter's
+// directory, or the root.
+func (s *Server) route(name string) string {
+	return filepath.Join(s.cfg.Dir, s.routeDir(name), name)
+}
+
+func (s *Server) routeDir(name string) string {
+	for _, f := range s.cfg.Filters {
+		if f.Pattern.MatchString(name) {
+			return f.Dir
+		}
+	}
+	return ""
+}
+
+func validName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, tentacle.ForbiddenChars)
+}

@@ -1,0 +1,334 @@
+package server
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/tentaclesync/tentaclesync/tentacle"
+)
+
+var (
+	sendRE  = regexp.MustCompile(`^(Z?SEND) <(.*)> SIZE (\d+)$`)
+	fetchRE = regexp.MustCompile(`^(Z?RECV|LS|MV) <(.*)>$`)
+	passRE  = regexp.MustCompile(`^PASS (.*)$`)
+)
+
+// errClose ends a session without an answer, as the reference server does on
+// anything it does not understand.
+var errClose = errors.New("closing connection")
+
+type session struct {
+	srv  *Server
+	conn net.Conn
+	log  *slog.Logger
+}
+
+func (s *session) run() error {
+	if s.srv.cfg.Password != "" {
+		if err := s.auth(); err != nil {
+			return err
+		}
+	}
+	for {
+		cmd, err := s.readCommand()
+		if err != nil {
+			return err
+		}
+		if err := s.dispatch(cmd); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) auth() error {
+	cmd, err := s.readCommand()
+	if err != nil {
+		return err
+	}
+	m := passRE.FindStringSubmatch(cmd)
+	if m == nil || m[1] != tentacle.PasswordDigest(s.srv.cfg.Password) {
+		return fmt.Errorf("%w: bad or missing password", errClose)
+	}
+	return s.write("PASS OK\n")
+}
+
+func (s *session) dispatch(cmd string) error {
+	if cmd == "QUIT" {
+		return io.EOF
+	}
+	if m := sendRE.FindStringSubmatch(cmd); m != nil {
+		size, err := strconv.ParseInt(m[3], 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: size %q", errClose, m[3])
+		}
+		return s.receive(m[1], m[2], size)
+	}
+	m := fetchRE.FindStringSubmatch(cmd)
+	if m == nil {
+		return fmt.Errorf("%w: unknown command %q", errClose, cmd)
+	}
+	switch verb, name := m[1], m[2]; verb {
+	case "LS":
+		if !s.srv.cfg.Insecure {
+			return fmt.Errorf("%w: LS without -I", errClose)
+		}
+		return s.list(name)
+	case "MV":
+		if !s.srv.cfg.Insecure {
+			return fmt.Errorf("%w: MV without -I", errClose)
+		}
+		return s.send(verb, name)
+	default:
+		return s.send(verb, name)
+	}
+}
+
+// readCommand reads like the reference server: 1 KiB reads appended until
+// one ends in a newline. Two commands that arrive in one read therefore make
+// one garbled command, which is the client's fault.
+func (s *session) readCommand() (string, error) {
+	var cmd []byte
+	buf := make([]byte, blockSize)
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.idle()))
+		n, err := s.conn.Read(buf)
+		cmd = append(cmd, buf[:n]...)
+		if n > 0 && cmd[len(cmd)-1] == '\n' {
+			return string(cmd[:len(cmd)-1]), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if len(cmd) > maxCommandLen {
+			return "", fmt.Errorf("%w: command longer than %d bytes", errClose, maxCommandLen)
+		}
+	}
+}
+
+// write sends an answer line or a body block and times out like the
+// reference server.
+func (s *session) write(data string) error {
+	return s.writeBytes([]byte(data))
+}
+
+func (s *session) writeBytes(b []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.srv.idle()))
+	_, err := s.conn.Write(b)
+	return err
+}
+
+// writeBody sends a body in separate 1 KiB writes, the way the reference
+// server does; with Nagle on, that is what makes a client that delays its
+// ACKs slow.
+func (s *session) writeBody(r io.Reader) error {
+	buf := make([]byte, blockSize)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if werr := s.writeBytes(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// receive handles SEND and ZSEND.
+func (s *session) receive(verb, name string, size int64) error {
+	cfg := s.srv.cfg
+	path := s.srv.route(name)
+	switch {
+	case !validName(name) || name == "." || name == "..":
+		return s.write(verb + " ERR (invalid file name)\n")
+	case size < 1 || size > cfg.MaxSize:
+		return s.write(verb + " ERR (file is too big)\n")
+	case !cfg.Overwrite && exists(path):
+		return s.write(verb + " ERR (file already exists)\n")
+	}
+	// The file exists, empty, from here until its bytes arrive: a 0-byte
+	// file on a Tentacle server is an upload in progress.
+	f, err := os.Create(path)
+	if err != nil {
+		s.log.Warn("cannot create file", "file", path, "err", err)
+		return s.write(verb + " ERR (cannot write file)\n")
+	}
+	defer f.Close()
+	if err := s.write(verb + " OK\n"); err != nil {
+		return err
+	}
+	if err := s.readBody(f, verb, size); err != nil {
+		return err
+	}
+	s.log.Debug("received file", "file", name, "size", size)
+	return s.write(verb + " OK\n")
+}
+
+func (s *session) readBody(f *os.File, verb string, size int64) error {
+	r := &deadlineReader{s: s, r: s.conn}
+	if verb == "SEND" {
+		_, err := io.CopyN(f, r, size)
+		return err
+	}
+	archive, err := io.ReadAll(io.LimitReader(r, size))
+	if err != nil {
+		return err
+	}
+	return unzipFirst(f, archive)
+}
+
+// send handles RECV, ZRECV and MV: size, wait for the client's OK, body, and
+// for MV delete the file right away, acknowledged or not.
+func (s *session) send(verb, name string) error {
+	path := s.srv.route(name)
+	if !validName(name) || !isRegular(path) {
+		return s.write(verb + " ERR\n")
+	}
+	body, size, err := s.open(verb, path)
+	if err != nil {
+		s.log.Warn("cannot read file", "file", path, "err", err)
+		return s.write(verb + " ERR\n")
+	}
+	defer body.Close()
+	if err := s.write(fmt.Sprintf("%s SIZE %d\n", verb, size)); err != nil {
+		return err
+	}
+	answer, err := s.readCommand()
+	if err != nil {
+		return err
+	}
+	if answer != verb+" OK" {
+		s.log.Debug("client declined file", "file", name)
+		return nil
+	}
+	if err := s.writeBody(body); err != nil {
+		return err
+	}
+	if verb == "MV" {
+		if err := os.Remove(path); err != nil {
+			s.log.Warn("cannot delete moved file", "file", path, "err", err)
+		}
+	}
+	return nil
+}
+
+func (s *session) open(verb, path string) (io.ReadCloser, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if verb != "ZRECV" {
+		info, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, 0, err
+		}
+		return f, info.Size(), nil
+	}
+	defer f.Close()
+	archive, err := zipOne(path, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	return io.NopCloser(bytes.NewReader(archive)), int64(len(archive)), nil
+}
+
+// list answers LS with the directory the name is routed to: unordered, with
+// ".", ".." and subdirectories, as readdir gives them.
+func (s *session) list(name string) error {
+	if !validName(name) && name != "" {
+		return s.write("LS ERR\n")
+	}
+	dir := filepath.Join(s.srv.cfg.Dir, s.srv.routeDir(name))
+	d, err := os.Open(dir)
+	if err != nil {
+		return s.write("LS ERR\n")
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return s.write("LS ERR\n")
+	}
+	var body bytes.Buffer
+	for _, n := range append([]string{".", ".."}, names...) {
+		body.WriteString(n + "\n")
+	}
+	if err := s.write(fmt.Sprintf("LS SIZE %d\n", body.Len())); err != nil {
+		return err
+	}
+	answer, err := s.readCommand()
+	if err != nil || answer != "LS OK" {
+		return err
+	}
+	return s.writeBody(&body)
+}
+
+// deadlineReader renews the idle deadline before each read of a body.
+type deadlineReader struct {
+	s *session
+	r io.Reader
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	_ = d.s.conn.SetReadDeadline(time.Now().Add(d.s.srv.idle()))
+	return d.r.Read(p)
+}
+
+// zipOne packs a file the way the reference server does for ZRECV: one
+// member named with the full local path.
+func zipOne(path string, r io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func unzipFirst(w io.Writer, archive []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		return err
+	}
+	if len(zr.File) == 0 {
+		return errors.New("empty zip archive")
+	}
+	rc, err := zr.File[0].Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(w, rc)
+	return err
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
+func isRegular(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.Mode().IsRegular()
+}
