@@ -214,8 +214,7 @@ func (c *Client) fetchOnce(cmd, name string, accept AcceptFunc) (int64, error) {
 	}
 	w, err := accept(size)
 	if err != nil {
-		// Anything but "<cmd> OK" declines; the server keeps the file.
-		if werr := c.writeLine(cmd + " ERR"); werr != nil {
+		if werr := c.writeLine(declineLine(cmd)); werr != nil {
 			return 0, c.breakWith(werr)
 		}
 		return 0, &DeclinedError{Cmd: cmd, Name: name, Size: size, Err: err}
@@ -329,6 +328,19 @@ func (c *Client) roundTrip(cmd, line string) (string, error) {
 	}
 	return c.readAnswer(cmd)
 }
+
+// declineLine is the answer that refuses a file. Any answer but "<cmd> OK"
+// declines, but the server answers a decline with silence, so the next
+// command follows it without a round trip in between. The reference server
+// reads commands in 1 KiB reads and takes two lines that arrive in one read
+// as one garbled command; a decline of exactly 1 KiB fills that read alone.
+func declineLine(cmd string) string {
+	line := cmd + " ERR"
+	return line + strings.Repeat(" ", serverReadSize-len(line)-1)
+}
+
+// serverReadSize is the reference server's read size for a command.
+const serverReadSize = 1024
 
 func (c *Client) writeLine(line string) error {
 	_, err := io.WriteString(c.conn, line+"\n")

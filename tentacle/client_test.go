@@ -80,6 +80,10 @@ func TestSendRecvMoveRoundTrip(t *testing.T) {
 	_, err = c.Move(ctx, "a.1.data", into(&moved))
 	require.NoError(t, err)
 	require.Equal(t, body, moved.Bytes())
+	// The server deletes after the last byte and before it reads the next
+	// command: one more round trip orders the check after the delete.
+	_, err = c.List(ctx, "")
+	require.NoError(t, err)
 	require.NoFileExists(t, filepath.Join(dir, "a.1.data"), "MV deletes the file")
 	require.NoError(t, c.Quit())
 }
@@ -109,6 +113,8 @@ func TestFiltersRouteEveryCommand(t *testing.T) {
 	_, err = c.Move(ctx, "abc.conf", into(&buf))
 	require.NoError(t, err)
 	require.Equal(t, "x=1", buf.String())
+	_, err = c.List(ctx, "")
+	require.NoError(t, err)
 	require.NoFileExists(t, filepath.Join(dir, "conf", "abc.conf"))
 }
 

@@ -30,7 +30,6 @@ const PandoraFilters = `.*\.conf:conf;.*\.md5:md5;.*\.zip:collections;.*\.lock:t
 
 const (
 	blockSize      = 1024 // the reference server reads and writes in 1 KiB blocks
-	maxCommandLen  = 2 * blockSize
 	defaultMaxSize = 2000000
 )
 
@@ -208,7 +207,7 @@ func (s *Server) untrack(c net.Conn) {
 }
 
 func (s *Server) serveConn(raw net.Conn) {
-	if tcp, ok := raw.(*net.TCPConn); ok {
+	if tcp, ok := raw.(interface{ SetNoDelay(bool) error }); ok {
 		// The reference server leaves Nagle's algorithm on.
 		_ = tcp.SetNoDelay(false)
 	}

@@ -109,8 +109,10 @@ func (s *session) readCommand() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if len(cmd) > maxCommandLen {
-			return "", fmt.Errorf("%w: command longer than %d bytes", errClose, maxCommandLen)
+		// Checked after a read without the newline, as the reference
+		// server does: a second 1 KiB read that still lacks it is too much.
+		if len(cmd) > blockSize {
+			return "", fmt.Errorf("%w: command longer than %d bytes", errClose, len(cmd))
 		}
 	}
 }
