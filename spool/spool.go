@@ -1,0 +1,201 @@
+// Package spool writes files into a Pandora FMS spool directory (data_in) so
+// that the Data Server only ever sees whole, durable files, and nothing is
+// written outside the directory.
+package spool
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TempPrefix starts the name of every file still being written. The Data
+// Server takes only *.data, and a crash leaves nothing else with this prefix,
+// so leftovers can be told apart from everyone else's files.
+const TempPrefix = ".tentaclesync-"
+
+const (
+	maxNameLen = 255 // NAME_MAX on Linux
+	fileMode   = 0o644
+	// maxCopies bounds the search for a free name when files of the same
+	// name pile up unprocessed.
+	maxCopies = 1000
+)
+
+// ErrUnsafeName reports a name that is not a plain file name in the spool.
+var ErrUnsafeName = errors.New("unsafe spool file name")
+
+// Spool is an open spool directory.
+type Spool struct {
+	dir  string
+	root *os.Root
+}
+
+// Open opens an existing spool directory.
+func Open(dir string) (*Spool, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	// os.Root confines every later operation to dir: a name, a symlink
+	// planted in the spool or a race cannot lead outside it.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Spool{dir: dir, root: root}, nil
+}
+
+// Dir is the spool's path.
+func (s *Spool) Dir() string { return s.dir }
+
+// Close releases the directory.
+func (s *Spool) Close() error { return s.root.Close() }
+
+// CheckName accepts a plain, printable file name that is not one of ours.
+func CheckName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("%w: %q", ErrUnsafeName, name)
+	case len(name) > maxNameLen-len(".1000"):
+		return fmt.Errorf("%w: longer than %d bytes", ErrUnsafeName, maxNameLen-len(".1000"))
+	case strings.ContainsAny(name, `/\`):
+		return fmt.Errorf("%w: %q holds a path separator", ErrUnsafeName, name)
+	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
+		return fmt.Errorf("%w: %q holds a control character or invalid UTF-8", ErrUnsafeName, name)
+	case strings.HasPrefix(name, TempPrefix):
+		return fmt.Errorf("%w: %q uses the prefix of files being written", ErrUnsafeName, name)
+	}
+	return nil
+}
+
+// File is a spool file being written under a temporary name. Nothing of it
+// is visible under its own name until Commit.
+type File struct {
+	s    *Spool
+	f    *os.File
+	tmp  string
+	name string
+}
+
+// Create starts writing a file that will be named name.
+func (s *Spool) Create(name string) (*File, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	tmp := TempPrefix + rand.Text() + ".tmp"
+	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return nil, fmt.Errorf("create temporary file in %s: %w", s.dir, err)
+	}
+	return &File{s: s, f: f, tmp: tmp, name: name}, nil
+}
+
+func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+
+// Commit makes the file durable and visible. It never replaces a file that
+// is already there: an unprocessed file of the same name keeps its name and
+// this one gets the first free "<base>.<n><ext>" (a.5.data, a.5.1.data, ...).
+// It returns the name the file got.
+func (f *File) Commit() (string, error) {
+	if err := f.f.Sync(); err != nil {
+		f.Abort()
+		return "", fmt.Errorf("sync %s: %w", f.name, err)
+	}
+	if err := f.f.Close(); err != nil {
+		f.Abort()
+		return "", fmt.Errorf("close %s: %w", f.name, err)
+	}
+	final, err := f.publish()
+	if err != nil {
+		_ = f.s.root.Remove(f.tmp)
+		return "", err
+	}
+	if err := f.s.syncDir(); err != nil {
+		return final, fmt.Errorf("sync spool directory after %s: %w", final, err)
+	}
+	return final, nil
+}
+
+// Abort drops the file.
+func (f *File) Abort() {
+	_ = f.f.Close()
+	_ = f.s.root.Remove(f.tmp)
+}
+
+// publish gives the temporary file its final name without ever replacing a
+// file: link fails on an existing name where rename would overwrite it.
+func (f *File) publish() (string, error) {
+	for n := range maxCopies {
+		final := copyName(f.name, n)
+		err := f.s.root.Link(f.tmp, final)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if isLinkUnsupported(err) {
+			return f.publishByRename()
+		}
+		if err != nil {
+			return "", fmt.Errorf("name %s in %s: %w", final, f.s.dir, err)
+		}
+		if err := f.s.root.Remove(f.tmp); err != nil {
+			return final, fmt.Errorf("remove temporary file of %s: %w", final, err)
+		}
+		return final, nil
+	}
+	return "", fmt.Errorf("name %s in %s: %d copies are already waiting", f.name, f.s.dir, maxCopies)
+}
+
+// publishByRename serves filesystems without hard links. The check and the
+// rename are two steps, which is safe as long as only this process writes
+// files of these names into the spool.
+func (f *File) publishByRename() (string, error) {
+	for n := range maxCopies {
+		final := copyName(f.name, n)
+		if _, err := f.s.root.Lstat(final); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := f.s.root.Rename(f.tmp, final); err != nil {
+			return "", fmt.Errorf("name %s in %s: %w", final, f.s.dir, err)
+		}
+		return final, nil
+	}
+	return "", fmt.Errorf("name %s in %s: %d copies are already waiting", f.name, f.s.dir, maxCopies)
+}
+
+func isLinkUnsupported(err error) bool {
+	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) ||
+		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EMLINK)
+}
+
+// copyName is name for n = 0, and otherwise puts ".n" before the extension so
+// that the copy still ends in .data.
+func copyName(name string, n int) string {
+	if n == 0 {
+		return name
+	}
+	suffix := "." + strconv.Itoa(n)
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		return name[:i] + suffix + name[i:]
+	}
+	return name + suffix
+}
+
+func (s *Spool) syncDir() error {
+	d, err := s.root.Open(".")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

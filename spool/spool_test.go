@@ -1,0 +1,118 @@
+package spool_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/spool"
+)
+
+func open(t *testing.T) (*spool.Spool, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := spool.Open(dir)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func TestFileAppearsWholeOnCommit(t *testing.T) {
+	s, dir := open(t)
+	f, err := s.Create("agent.1.data")
+	require.NoError(t, err)
+	_, err = io.WriteString(f, "<agent_data/>")
+	require.NoError(t, err)
+
+	pending := names(t, dir)
+	require.Len(t, pending, 1)
+	require.True(t, strings.HasPrefix(pending[0], spool.TempPrefix), "written under a temporary name")
+	require.False(t, strings.HasSuffix(pending[0], ".data"), "the Data Server must not pick it up")
+
+	name, err := f.Commit()
+	require.NoError(t, err)
+	require.Equal(t, "agent.1.data", name)
+	require.Equal(t, []string{"agent.1.data"}, names(t, dir), "no temporary file is left")
+	got, _ := os.ReadFile(filepath.Join(dir, name))
+	require.Equal(t, "<agent_data/>", string(got))
+}
+
+func TestAbortLeavesNothing(t *testing.T) {
+	s, dir := open(t)
+	f, err := s.Create("a.data")
+	require.NoError(t, err)
+	_, _ = io.WriteString(f, "half")
+	f.Abort()
+	require.Empty(t, names(t, dir))
+}
+
+func TestExistingFileIsNeverOverwritten(t *testing.T) {
+	s, dir := open(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.5.data"), []byte("first"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.5.1.data"), []byte("second"), 0o644))
+
+	f, err := s.Create("a.5.data")
+	require.NoError(t, err)
+	_, _ = io.WriteString(f, "third")
+	name, err := f.Commit()
+	require.NoError(t, err)
+	require.Equal(t, "a.5.2.data", name, "a copy keeps the .data extension")
+
+	for file, want := range map[string]string{"a.5.data": "first", "a.5.1.data": "second", "a.5.2.data": "third"} {
+		got, _ := os.ReadFile(filepath.Join(dir, file))
+		require.Equal(t, want, string(got))
+	}
+}
+
+func TestSymlinkInTheSpoolIsNeverFollowed(t *testing.T) {
+	s, dir := open(t)
+	outside := filepath.Join(t.TempDir(), "victim")
+	require.NoError(t, os.WriteFile(outside, []byte("untouched"), 0o644))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "evil.data")))
+
+	f, err := s.Create("evil.data")
+	require.NoError(t, err)
+	_, _ = io.WriteString(f, "payload")
+	name, err := f.Commit()
+	require.NoError(t, err)
+	require.Equal(t, "evil.1.data", name)
+	got, _ := os.ReadFile(outside)
+	require.Equal(t, "untouched", string(got))
+}
+
+func TestCheckName(t *testing.T) {
+	for _, name := range []string{"agent.1.data", "señal 1.data", "no-extension"} {
+		require.NoError(t, spool.CheckName(name), name)
+	}
+	for _, name := range []string{"", ".", "..", "../x.data", "a/b.data", `a\b.data`, "/etc/passwd",
+		"a\x00.data", "a\n.data", "a\x1b.data", "\xff.data", spool.TempPrefix + "x.tmp", strings.Repeat("a", 300)} {
+		require.ErrorIs(t, spool.CheckName(name), spool.ErrUnsafeName, "%q", name)
+		s, _ := open(t)
+		_, err := s.Create(name)
+		require.ErrorIs(t, err, spool.ErrUnsafeName, "%q", name)
+	}
+}
+
+func TestOpenNeedsADirectory(t *testing.T) {
+	_, err := spool.Open(filepath.Join(t.TempDir(), "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist)
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, err = spool.Open(file)
+	require.ErrorContains(t, err, "not a directory")
+}
