@@ -71,7 +71,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		tlsConn := tls.Client(conn, opts.TLSConfig)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
 			conn.Close()
-			return nil, fmt.Errorf("TLS handshake: %w", err)
+			return nil, fmt.Errorf("%w: %w", ErrTLSHandshake, err)
 		}
 		conn = tlsConn
 	}

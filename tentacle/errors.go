@@ -16,6 +16,9 @@ var ErrAuthRejected = errors.New("password rejected: server closed the connectio
 // not started with -I.
 var ErrServerClosed = errors.New("server closed the connection without answering")
 
+// ErrTLSHandshake wraps every failure of the TLS handshake in Dial.
+var ErrTLSHandshake = errors.New("TLS handshake failed")
+
 // A RemoteError is an ERR answer: the server refused the command but the
 // connection is still usable.
 type RemoteError struct {

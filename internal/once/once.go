@@ -1,0 +1,56 @@
+// Package once runs a shim's input for a single gather, the way the execd
+// shim would, and writes the metrics as line protocol.
+package once
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/agent"
+	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+)
+
+// Gather gathers once through the same accumulator and serializer the shim
+// uses and writes line protocol to w. ok is true when at least one metric
+// came and every metric's result tag is "success".
+func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
+	if s.Input == nil {
+		return false, errors.New("the configuration holds no input plugin")
+	}
+	var serializer influx.Serializer
+	if err := serializer.Init(); err != nil {
+		return false, err
+	}
+	metrics := make(chan telegraf.Metric, 64)
+	acc := agent.NewAccumulator(s, metrics)
+	acc.SetPrecision(time.Nanosecond)
+	gathered := make(chan error, 1)
+	go func() {
+		gathered <- s.Input.Gather(acc)
+		close(metrics)
+	}()
+
+	ok = true
+	seen := false
+	for m := range metrics {
+		seen = true
+		if result, _ := m.GetTag("result"); result != "success" {
+			ok = false
+		}
+		line, serr := serializer.Serialize(m)
+		if serr == nil {
+			_, serr = w.Write(line)
+		}
+		if serr != nil && err == nil {
+			err = fmt.Errorf("writing metric: %w", serr)
+		}
+	}
+	if gerr := <-gathered; gerr != nil {
+		return false, fmt.Errorf("gather: %w", gerr)
+	}
+	return ok && seen && err == nil, err
+}

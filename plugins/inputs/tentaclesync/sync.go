@@ -1,0 +1,334 @@
+package tentaclesync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/tentaclesync/tentaclesync/spool"
+	"github.com/tentaclesync/tentaclesync/tentacle"
+)
+
+// serverSync is one gather's pull from one server.
+type serverSync struct {
+	cfg   *TentacleSync
+	log   telegraf.Logger
+	spool *spool.Spool
+	tgt   *target
+	ctx   context.Context
+
+	// stop is set after a local failure: every further file moved would be
+	// lost, so the workers finish the file in hand and take no more.
+	stop atomic.Bool
+
+	mu sync.Mutex
+	stats
+}
+
+type stats struct {
+	matched  int64 // listed names that match include
+	received int64
+	bytes    int64
+	skipped  int64 // left on the server on purpose
+	failed   int64
+	lost     int64 // failed after the server had deleted its copy
+	err      error // the first network or protocol failure
+	localErr error // the spool failure that stopped pulling
+}
+
+// backlog is what is still on the server: everything that matched and was
+// neither received nor lost.
+func (s *stats) backlog() int64 {
+	return s.matched - s.received - s.lost
+}
+
+func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: context.Background()}
+}
+
+// run lists the server, then moves the selected files over up to
+// `connections` connections, and returns what happened.
+func (s *serverSync) run() stats {
+	c, err := s.connect()
+	if err != nil {
+		s.fail(err)
+		return s.stats
+	}
+	listing, err := c.List(s.ctx, "")
+	if err != nil {
+		c.Close()
+		s.fail(hintFirstCommand(err))
+		return s.stats
+	}
+	names := s.selectNames(listing)
+	jobs := make(chan string, len(names))
+	for _, name := range names {
+		jobs <- name
+	}
+	close(jobs)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { s.work(c, jobs) })
+	for range min(s.cfg.Connections, len(names)) - 1 {
+		wg.Go(func() {
+			extra, err := s.connect()
+			if err != nil {
+				s.fail(err)
+				return
+			}
+			s.work(extra, jobs)
+		})
+	}
+	wg.Wait()
+	return s.stats
+}
+
+// selectNames keeps the names worth a MV, in a stable order, and counts what
+// matched.
+func (s *serverSync) selectNames(listing []string) []string {
+	slices.Sort(listing)
+	listing = slices.Compact(listing)
+	var names []string
+	for _, name := range listing {
+		if name == "." || name == ".." || !s.cfg.include.Match(name) {
+			continue
+		}
+		s.matched++
+		if err := safeName(name); err != nil {
+			s.skipped++
+			s.log.Warnf("%s: leaving %q on the server: %v", s.tgt.addr, name, err)
+			continue
+		}
+		names = append(names, name)
+	}
+	if limit := s.cfg.MaxFilesPerGather; limit > 0 && len(names) > limit {
+		names = names[:limit]
+	}
+	return names
+}
+
+func safeName(name string) error {
+	if err := tentacle.CheckName(name); err != nil {
+		return err
+	}
+	return spool.CheckName(name)
+}
+
+// work moves files until the jobs run out, the connection breaks, or a local
+// failure stops the sync.
+func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
+	defer c.Quit()
+	for name := range jobs {
+		if s.stop.Load() {
+			return
+		}
+		if err := s.pull(c, name); err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// pull moves one file into the spool. It returns an error only when the
+// connection can no longer be used.
+func (s *serverSync) pull(c *tentacle.Client, name string) error {
+	var out *spoolWriter
+	n, err := c.Move(s.ctx, name, func(size int64) (io.Writer, error) {
+		if size == 0 {
+			return nil, errUploading
+		}
+		if size > int64(s.cfg.MaxFileSize) {
+			return nil, fmt.Errorf("%w: %d bytes", errTooBig, size)
+		}
+		f, err := s.spool.Create(name)
+		if err != nil {
+			return nil, &localError{err}
+		}
+		out = &spoolWriter{f: f}
+		return out, nil
+	})
+	if err == nil {
+		return s.commit(name, out, n)
+	}
+	if out != nil {
+		out.f.Abort()
+	}
+	return s.settle(name, err, out)
+}
+
+// settle counts a failed MV and tells whether the connection is still good.
+func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
+	var refused *tentacle.RemoteError
+	var transfer *tentacle.TransferError
+	var local *localError
+	switch {
+	case errors.As(err, &local):
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, local.err))
+	case errors.Is(err, errUploading):
+		s.count(&s.skipped, 0)
+		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
+	case errors.Is(err, errTooBig):
+		s.count(&s.skipped, 0)
+		s.log.Warnf("%s: %s is above max_file_size (%v); left on the server", s.tgt.addr, name, err)
+	case errors.As(err, &refused):
+		// Not a regular file, or taken by someone else since the listing.
+		s.count(&s.skipped, 0)
+		s.log.Debugf("%s: %v", s.tgt.addr, refused)
+	case errors.As(err, &transfer) && out != nil && out.err != nil:
+		s.countLost()
+		s.stopLocal(fmt.Errorf("writing %s to the spool failed after the server had deleted it; the file is lost: %w", name, out.err))
+	case errors.As(err, &transfer):
+		s.countLost()
+		s.log.Errorf("%s: %s is lost: the connection broke after %d of %d bytes and the server had already deleted its copy: %v",
+			s.tgt.addr, name, transfer.Got, transfer.Size, transfer.Err)
+		return err
+	default:
+		return err
+	}
+	return nil
+}
+
+func (s *serverSync) commit(name string, out *spoolWriter, n int64) error {
+	final, err := out.f.Commit()
+	if err != nil {
+		s.countLost()
+		s.stopLocal(fmt.Errorf("storing %s failed after the server had deleted it; the file is lost: %w", name, err))
+		return nil
+	}
+	s.count(&s.received, n)
+	if final != name {
+		s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
+	}
+	return nil
+}
+
+func (s *serverSync) count(field *int64, bytes int64) {
+	s.mu.Lock()
+	*field++
+	s.bytes += bytes
+	s.mu.Unlock()
+}
+
+func (s *serverSync) countLost() {
+	s.mu.Lock()
+	s.failed++
+	s.lost++
+	s.mu.Unlock()
+}
+
+func (s *serverSync) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *serverSync) stopLocal(err error) {
+	s.mu.Lock()
+	if s.localErr == nil {
+		s.localErr = err
+	}
+	s.mu.Unlock()
+	s.stop.Store(true)
+}
+
+// connect dials and authenticates, retrying connection failures and
+// timeouts. The whole attempt costs at most timeout × (retries + 1).
+func (s *serverSync) connect() (*tentacle.Client, error) {
+	timeout := time.Duration(s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(s.ctx, timeout*time.Duration(s.cfg.Retries+1))
+	defer cancel()
+	var err error
+	for attempt := 0; attempt <= s.cfg.Retries; attempt++ {
+		var c *tentacle.Client
+		if c, err = s.dial(ctx); err == nil {
+			return c, nil
+		}
+		if !classify(err).retry {
+			return nil, err
+		}
+		s.log.Debugf("%s: connection attempt %d failed: %v", s.tgt.addr, attempt+1, err)
+		if attempt < s.cfg.Retries && !sleep(ctx, min(time.Second, timeout)) {
+			break
+		}
+	}
+	return nil, err
+}
+
+func (s *serverSync) dial(ctx context.Context) (*tentacle.Client, error) {
+	opts := tentacle.Options{TLSConfig: s.tgt.tls, Timeout: time.Duration(s.cfg.Timeout)}
+	c, err := tentacle.Dial(ctx, s.tgt.addr, opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Password.Empty() {
+		return c, nil
+	}
+	password, err := s.cfg.Password.Get()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("password: %w", err)
+	}
+	defer password.Destroy()
+	if err := c.Auth(ctx, password.String()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// hintFirstCommand explains a silent close at the first command: the
+// reference server does that for each of three server-side settings.
+func hintFirstCommand(err error) error {
+	if errors.Is(err, tentacle.ErrServerClosed) {
+		return fmt.Errorf("%w; check that the server runs with -I, and whether it wants TLS or a password (-x)", err)
+	}
+	return err
+}
+
+var (
+	errUploading = errors.New("empty file, upload in progress")
+	errTooBig    = errors.New("file too big")
+)
+
+// localError marks a failure on our side of the transfer.
+type localError struct{ err error }
+
+func (e *localError) Error() string { return e.err.Error() }
+func (e *localError) Unwrap() error { return e.err }
+
+// spoolWriter remembers a write failure, which the client otherwise only
+// reports inside a TransferError, so that a full disk is told apart from a
+// broken connection.
+type spoolWriter struct {
+	f   *spool.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}

@@ -1,0 +1,217 @@
+//go:generate ../../../tools/readme_config_includer/generator
+package tentaclesync
+
+import (
+	"crypto/tls"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/filter"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	"github.com/tentaclesync/tentaclesync/spool"
+	"github.com/tentaclesync/tentaclesync/tentacle"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// maxConnections is the reference server's default connection limit (-c):
+// more would only queue on the server.
+const maxConnections = 10
+
+// TentacleSync pulls Pandora FMS data files from Tentacle servers into the
+// central spool.
+type TentacleSync struct {
+	Servers           []string        `toml:"servers"`
+	SpoolDir          string          `toml:"spool_dir"`
+	Password          config.Secret   `toml:"password"`
+	Timeout           config.Duration `toml:"timeout"`
+	Retries           int             `toml:"retries"`
+	Connections       int             `toml:"connections"`
+	Include           []string        `toml:"include"`
+	MaxFileSize       config.Size     `toml:"max_file_size"`
+	MaxFilesPerGather int             `toml:"max_files_per_gather"`
+	Log               telegraf.Logger `toml:"-"`
+	common_tls.ClientConfig
+
+	include filter.Filter
+	targets []*target
+}
+
+// target is one configured server and the lock that keeps two syncs of it
+// from overlapping.
+type target struct {
+	addr string
+	tls  *tls.Config
+	busy sync.Mutex
+}
+
+func (*TentacleSync) SampleConfig() string {
+	return sampleConfig
+}
+
+func (t *TentacleSync) Init() error {
+	if len(t.Servers) == 0 {
+		return errors.New("servers: at least one Tentacle server is required")
+	}
+	if err := t.checkSpoolDir(); err != nil {
+		return err
+	}
+	if t.Timeout <= 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", time.Duration(t.Timeout))
+	}
+	if t.Retries < 0 {
+		return fmt.Errorf("retries: must be 0 or more, got %d", t.Retries)
+	}
+	if t.Connections < 1 || t.Connections > maxConnections {
+		return fmt.Errorf("connections: must be between 1 and %d, got %d", maxConnections, t.Connections)
+	}
+	if t.MaxFileSize <= 0 {
+		return errors.New("max_file_size: must be positive")
+	}
+	if t.MaxFilesPerGather < 0 {
+		return fmt.Errorf("max_files_per_gather: must be 0 (no bound) or more, got %d", t.MaxFilesPerGather)
+	}
+	if len(t.Include) == 0 {
+		return errors.New("include: at least one pattern is required")
+	}
+	include, err := filter.Compile(t.Include)
+	if err != nil {
+		return fmt.Errorf("include: %w", err)
+	}
+	t.include = include
+	tlsConfig, err := t.tlsConfig()
+	if err != nil {
+		return err
+	}
+	return t.initTargets(tlsConfig)
+}
+
+func (t *TentacleSync) checkSpoolDir() error {
+	info, err := os.Stat(t.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("spool_dir: %s is not a directory", t.SpoolDir)
+	}
+	return nil
+}
+
+func (t *TentacleSync) tlsConfig() (*tls.Config, error) {
+	if (t.TLSCert == "") != (t.TLSKey == "") {
+		return nil, errors.New("tls_cert and tls_key: set both or neither")
+	}
+	cfg, err := t.ClientConfig.TLSConfig()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return cfg, nil
+}
+
+func (t *TentacleSync) initTargets(tlsConfig *tls.Config) error {
+	seen := make(map[string]bool, len(t.Servers))
+	t.targets = t.targets[:0]
+	for _, s := range t.Servers {
+		addr, host, err := serverAddr(s)
+		if err != nil {
+			return fmt.Errorf("servers: %w", err)
+		}
+		if seen[addr] {
+			return fmt.Errorf("servers: %s is listed twice", addr)
+		}
+		seen[addr] = true
+		tgt := &target{addr: addr}
+		if tlsConfig != nil {
+			tgt.tls = tlsConfig.Clone()
+			if tgt.tls.ServerName == "" {
+				tgt.tls.ServerName = host
+			}
+		}
+		t.targets = append(t.targets, tgt)
+	}
+	return nil
+}
+
+// serverAddr turns "host" or "host:port" into "host:port".
+func serverAddr(s string) (addr, host string, err error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port: a name, an IPv4 address, or a bare or bracketed IPv6 one.
+		host, port = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), tentacle.DefaultPort
+	}
+	if host == "" || strings.ContainsAny(host, " /[]") {
+		return "", "", fmt.Errorf("bad host in %q", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("bad port in %q", s)
+	}
+	return net.JoinHostPort(host, port), host, nil
+}
+
+func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
+	sp, err := spool.Open(t.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
+	defer sp.Close()
+
+	var wg sync.WaitGroup
+	for _, tgt := range t.targets {
+		wg.Go(func() { t.gatherServer(acc, sp, tgt) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target) {
+	if !tgt.busy.TryLock() {
+		t.Log.Warnf("%s: the previous sync is still running; skipping this gather", tgt.addr)
+		return
+	}
+	defer tgt.busy.Unlock()
+
+	start := time.Now()
+	st := t.newSync(sp, tgt).run()
+	res := classify(st.err)
+	acc.AddFields("tentaclesync", map[string]any{
+		"files_received": st.received,
+		"bytes_received": st.bytes,
+		"files_skipped":  st.skipped,
+		"files_failed":   st.failed,
+		"backlog_files":  st.backlog(),
+		"sync_time":      time.Since(start).Seconds(),
+		"result_code":    res.code,
+	}, map[string]string{"server": tgt.addr, "result": res.name})
+	if st.err != nil {
+		acc.AddError(fmt.Errorf("%s: %w", tgt.addr, st.err))
+	}
+	if st.localErr != nil {
+		acc.AddError(fmt.Errorf("%s: pulling stopped: %w", tgt.addr, st.localErr))
+	}
+}
+
+func init() {
+	inputs.Add("tentaclesync", func() telegraf.Input {
+		return &TentacleSync{
+			SpoolDir:          "/var/spool/pandora/data_in",
+			Timeout:           config.Duration(10 * time.Second),
+			Retries:           3,
+			Connections:       4,
+			Include:           []string{"*.data"},
+			MaxFileSize:       config.Size(64 << 20),
+			MaxFilesPerGather: 10000,
+		}
+	})
+}
