@@ -134,10 +134,13 @@ func Start(addr string, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Addr is the listening address, for Start.
+// Addr is the listening address once Start or Serve has a listener.
 func (s *Server) Addr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
 	return s.ln.Addr().String()
 }
 

@@ -145,7 +145,7 @@ func (s *serverSync) pull(c *tentacle.Client, name string) error {
 			return nil, errUploading
 		}
 		if size > int64(s.cfg.MaxFileSize) {
-			return nil, fmt.Errorf("%w: %d bytes", errTooBig, size)
+			return nil, errTooBig
 		}
 		f, err := s.spool.Create(name)
 		if err != nil {
@@ -165,6 +165,7 @@ func (s *serverSync) pull(c *tentacle.Client, name string) error {
 
 // settle counts a failed MV and tells whether the connection is still good.
 func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
+	var declined *tentacle.DeclinedError
 	var refused *tentacle.RemoteError
 	var transfer *tentacle.TransferError
 	var local *localError
@@ -175,9 +176,10 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
-	case errors.Is(err, errTooBig):
+	case errors.As(err, &declined) && errors.Is(err, errTooBig):
 		s.count(&s.skipped, 0)
-		s.log.Warnf("%s: %s is above max_file_size (%v); left on the server", s.tgt.addr, name, err)
+		s.log.Warnf("%s: %s has %d bytes, above max_file_size (%d); left on the server",
+			s.tgt.addr, name, declined.Size, int64(s.cfg.MaxFileSize))
 	case errors.As(err, &refused):
 		// Not a regular file, or taken by someone else since the listing.
 		s.count(&s.skipped, 0)

@@ -1,0 +1,478 @@
+package tentaclesync
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/internal/testcerts"
+	"github.com/tentaclesync/tentaclesync/spool"
+	"github.com/tentaclesync/tentaclesync/tentacle/server"
+)
+
+// remote is a Go Tentacle server run the way an isolated network runs it:
+// -I -o and Pandora's filters.
+type remote struct {
+	srv     *server.Server
+	dir     string
+	address string
+	accepts atomic.Int64
+}
+
+func startRemote(t *testing.T, tweak func(*server.Config)) *remote {
+	t.Helper()
+	r := &remote{dir: t.TempDir()}
+	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
+		require.NoError(t, os.Mkdir(filepath.Join(r.dir, sub), 0o755))
+	}
+	filters, err := server.ParseFilters(server.PandoraFilters)
+	require.NoError(t, err)
+	cfg := server.Config{Dir: r.dir, Insecure: true, Overwrite: true, Filters: filters}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	r.srv, err = server.New(cfg)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	r.address = ln.Addr().String()
+	go func() { _ = r.srv.Serve(&countingListener{Listener: ln, n: &r.accepts}) }()
+	t.Cleanup(func() { r.srv.Close() })
+	return r
+}
+
+func (r *remote) addr() string { return r.address }
+
+func (r *remote) put(t *testing.T, name string, data []byte) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(filepath.Join(r.dir, name), data, 0o644))
+}
+
+type countingListener struct {
+	net.Listener
+	n *atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// newPlugin is the plugin as Telegraf creates it, with a fresh spool.
+func newPlugin(t *testing.T, servers ...string) (*TentacleSync, *testutil.CaptureLogger) {
+	t.Helper()
+	p := inputs.Inputs["tentaclesync"]().(*TentacleSync)
+	log := &testutil.CaptureLogger{Name: "inputs.tentaclesync"}
+	p.Servers = servers
+	p.SpoolDir = t.TempDir()
+	p.Timeout = config.Duration(5 * time.Second)
+	p.Log = log
+	return p, log
+}
+
+func gather(t *testing.T, p *TentacleSync) *testutil.Accumulator {
+	t.Helper()
+	var acc testutil.Accumulator
+	require.NoError(t, p.Gather(&acc))
+	return &acc
+}
+
+func agentFile(name string) []byte {
+	return fmt.Appendf(nil, "<?xml version='1.0'?>\n<agent_data agent_name='%s'>%s</agent_data>\n", name, strings.Repeat("<module/>", 50))
+}
+
+func spoolFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	files := map[string][]byte{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		files[e.Name()] = data
+	}
+	return files
+}
+
+func metricFor(t *testing.T, acc *testutil.Accumulator, addr string) telegraf.Metric {
+	t.Helper()
+	for _, m := range acc.GetTelegrafMetrics() {
+		if s, _ := m.GetTag("server"); s == addr {
+			return m
+		}
+	}
+	require.FailNow(t, "no metric for "+addr)
+	return nil
+}
+
+func expected(addr, result string, code int64, fields map[string]any) telegraf.Metric {
+	all := map[string]any{
+		"files_received": int64(0), "bytes_received": int64(0), "files_skipped": int64(0),
+		"files_failed": int64(0), "backlog_files": int64(0), "sync_time": float64(0), "result_code": code,
+	}
+	for k, v := range fields {
+		all[k] = v
+	}
+	return testutil.MustMetric("tentaclesync", map[string]string{"server": addr, "result": result}, all, time.Unix(0, 0))
+}
+
+func TestSampleConfigsAreIdentical(t *testing.T) {
+	top, err := os.ReadFile("../../../sample.conf")
+	require.NoError(t, err)
+	require.Equal(t, sampleConfig, string(top), "sample.conf at the top must match the plugin's")
+}
+
+func TestSampleConfigLoadsInTelegraf(t *testing.T) {
+	// Uncomment every option so that each key is checked against the struct.
+	var lines []string
+	for line := range strings.Lines(sampleConfig) {
+		if strings.HasPrefix(line, "  # ") && strings.Contains(line, " = ") {
+			line = "  " + strings.TrimPrefix(line, "  # ")
+		}
+		lines = append(lines, line)
+	}
+	// Telegraf loads the TLS files while it parses: point at real ones.
+	certs, err := testcerts.Write(t.TempDir(), "sample")
+	require.NoError(t, err)
+	data := strings.NewReplacer(
+		"/etc/pandora/cacert.pem", certs.CAFile,
+		"/etc/pandora/tentaclecert.pem", certs.ClientCertFile,
+		"/etc/pandora/tentaclekey.pem", certs.ClientKeyFile,
+	).Replace(strings.Join(lines, ""))
+	c := config.NewConfig()
+	require.NoError(t, c.LoadConfigData([]byte(data), config.EmptySourcePath))
+	require.Len(t, c.Inputs, 1)
+	p := c.Inputs[0].Input.(*TentacleSync)
+	require.Equal(t, []string{"10.142.50.10", "20.152.50.20:41121"}, p.Servers)
+	require.Equal(t, "/var/spool/pandora/data_in", p.SpoolDir)
+	require.Equal(t, config.Duration(10*time.Second), p.Timeout)
+	require.Equal(t, 3, p.Retries)
+	require.Equal(t, 4, p.Connections)
+	require.Equal(t, []string{"*.data"}, p.Include)
+	require.Equal(t, config.Size(64<<20), p.MaxFileSize)
+	require.Equal(t, 10000, p.MaxFilesPerGather)
+	require.Equal(t, certs.CAFile, p.TLSCA)
+}
+
+func TestInitRejectsBadConfig(t *testing.T) {
+	for name, tc := range map[string]struct {
+		tweak func(*TentacleSync)
+		want  string
+	}{
+		"no servers":        {func(p *TentacleSync) { p.Servers = nil }, "servers"},
+		"port zero":         {func(p *TentacleSync) { p.Servers = []string{"h:0"} }, `servers: bad port in "h:0"`},
+		"port not a number": {func(p *TentacleSync) { p.Servers = []string{"h:abc"} }, "servers: bad port"},
+		"port too big":      {func(p *TentacleSync) { p.Servers = []string{"h:70000"} }, "servers: bad port"},
+		"empty host":        {func(p *TentacleSync) { p.Servers = []string{":41121"} }, "servers: bad host"},
+		"listed twice":      {func(p *TentacleSync) { p.Servers = []string{"h", "h:41121"} }, "servers: h:41121 is listed twice"},
+		"missing spool":     {func(p *TentacleSync) { p.SpoolDir = "/nonexistent/data_in" }, "spool_dir"},
+		"spool is a file":   {func(p *TentacleSync) { p.SpoolDir = "tentaclesync.go" }, "spool_dir"},
+		"cert without key":  {func(p *TentacleSync) { p.TLSCert = "cert.pem" }, "tls_cert and tls_key"},
+		"key without cert":  {func(p *TentacleSync) { p.TLSKey = "key.pem" }, "tls_cert and tls_key"},
+		"missing CA file":   {func(p *TentacleSync) { p.TLSCA = "/nonexistent/ca.pem" }, "tls"},
+		"no connections":    {func(p *TentacleSync) { p.Connections = 0 }, "connections"},
+		"11 connections":    {func(p *TentacleSync) { p.Connections = 11 }, "connections"},
+		"bad pattern":       {func(p *TentacleSync) { p.Include = []string{"[a-"} }, "include"},
+		"no pattern":        {func(p *TentacleSync) { p.Include = nil }, "include"},
+		"negative retries":  {func(p *TentacleSync) { p.Retries = -1 }, "retries"},
+		"zero timeout":      {func(p *TentacleSync) { p.Timeout = 0 }, "timeout"},
+		"zero file size":    {func(p *TentacleSync) { p.MaxFileSize = 0 }, "max_file_size"},
+		"negative bound":    {func(p *TentacleSync) { p.MaxFilesPerGather = -1 }, "max_files_per_gather"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := newPlugin(t, "10.0.0.1")
+			tc.tweak(p)
+			require.ErrorContains(t, p.Init(), tc.want)
+		})
+	}
+}
+
+func TestInitAddsTheDefaultPort(t *testing.T) {
+	p, _ := newPlugin(t, "10.0.0.1", "tentacle.example:4000", "::1", "[fe80::1]", "[fe80::2]:5000")
+	require.NoError(t, p.Init())
+	var addrs []string
+	for _, tgt := range p.targets {
+		addrs = append(addrs, tgt.addr)
+	}
+	require.Equal(t, []string{"10.0.0.1:41121", "tentacle.example:4000", "[::1]:41121", "[fe80::1]:41121", "[fe80::2]:5000"}, addrs)
+}
+
+func TestGatherPullsDataFilesIntoTheSpool(t *testing.T) {
+	r := startRemote(t, nil)
+	want := map[string][]byte{}
+	for i := range 20 {
+		name := fmt.Sprintf("agent%02d.%d.data", i, 1700000000+i)
+		want[name] = agentFile(name)
+		r.put(t, name, want[name])
+	}
+	r.put(t, "uploading.1.data", nil)                          // an upload in progress
+	r.put(t, "huge.1.data", bytes.Repeat([]byte("x"), 2000))   // above max_file_size
+	r.put(t, "notes.txt", []byte("not ours"))                  // does not match include
+	r.put(t, filepath.Join("conf", "abc.conf"), []byte("x=1")) // remote configuration stays
+
+	p, log := newPlugin(t, r.addr())
+	p.MaxFileSize = 1500
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	var total int64
+	for _, data := range want {
+		total += int64(len(data))
+	}
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(r.addr(), "success", 0, map[string]any{
+		"files_received": int64(20), "bytes_received": total, "files_skipped": int64(2), "backlog_files": int64(2),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Empty(t, acc.Errors)
+	require.Equal(t, want, spoolFiles(t, p.SpoolDir), "every byte of every file, and nothing else")
+
+	left, err := os.ReadDir(r.dir)
+	require.NoError(t, err)
+	var leftNames []string
+	for _, e := range left {
+		if !e.IsDir() {
+			leftNames = append(leftNames, e.Name())
+		}
+	}
+	require.ElementsMatch(t, []string{"uploading.1.data", "huge.1.data", "notes.txt"}, leftNames)
+	require.FileExists(t, filepath.Join(r.dir, "conf", "abc.conf"))
+	require.EqualValues(t, 4, r.accepts.Load(), "files move over `connections` connections")
+	require.Len(t, log.Warnings(), 1, "the oversized file is worth a warning")
+	require.Contains(t, log.Warnings()[0], "huge.1.data")
+}
+
+func TestMaxFilesPerGatherLeavesABacklog(t *testing.T) {
+	r := startRemote(t, nil)
+	for i := range 5 {
+		r.put(t, fmt.Sprintf("a.%d.data", i), []byte("data"))
+	}
+	p, _ := newPlugin(t, r.addr())
+	p.MaxFilesPerGather = 2
+	require.NoError(t, p.Init())
+
+	m := metricFor(t, gather(t, p), r.addr())
+	require.Equal(t, map[string]any{"received": int64(2), "backlog": int64(3)},
+		map[string]any{"received": m.Fields()["files_received"], "backlog": m.Fields()["backlog_files"]})
+	m = metricFor(t, gather(t, p), r.addr())
+	require.Equal(t, int64(1), m.Fields()["backlog_files"])
+	require.Len(t, spoolFiles(t, p.SpoolDir), 4)
+}
+
+func TestExistingSpoolFileIsKept(t *testing.T) {
+	r := startRemote(t, nil)
+	r.put(t, "a.1.data", []byte("new"))
+	p, _ := newPlugin(t, r.addr())
+	require.NoError(t, os.WriteFile(filepath.Join(p.SpoolDir, "a.1.data"), []byte("old, not yet processed"), 0o644))
+	require.NoError(t, p.Init())
+	gather(t, p)
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("old, not yet processed"), "a.1.1.data": []byte("new")},
+		spoolFiles(t, p.SpoolDir))
+}
+
+func TestFailuresAreReportedPerKind(t *testing.T) {
+	certs, err := testcerts.Write(t.TempDir(), "trusted")
+	require.NoError(t, err)
+	rogue, err := testcerts.Write(t.TempDir(), "rogue")
+	require.NoError(t, err)
+
+	closedPort := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	silent := func(t *testing.T) string {
+		return scripted(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
+	}
+	for name, tc := range map[string]struct {
+		addr   func(t *testing.T) string
+		tweak  func(p *TentacleSync)
+		result string
+		code   int64
+	}{
+		"nothing listens": {closedPort, nil, "connection_failed", 1},
+		"certificate from another CA": {
+			func(t *testing.T) string {
+				return startRemote(t, func(c *server.Config) { c.TLSConfig = rogue.ServerConfig(false) }).addr()
+			},
+			func(p *TentacleSync) { p.TLSCA = certs.CAFile }, "tls_failed", 2},
+		"client certificate missing": {
+			func(t *testing.T) string {
+				return startRemote(t, func(c *server.Config) { c.TLSConfig = certs.ServerConfig(true) }).addr()
+			},
+			func(p *TentacleSync) { p.TLSCA = certs.CAFile }, "tls_failed", 2},
+		"wrong password": {
+			func(t *testing.T) string {
+				return startRemote(t, func(c *server.Config) { c.Password = "right" }).addr()
+			},
+			func(p *TentacleSync) { p.Password = config.NewSecret([]byte("wrong-pw-123")) }, "auth_failed", 3},
+		"server never answers": {silent, func(p *TentacleSync) {
+			p.Timeout = config.Duration(100 * time.Millisecond)
+			p.Retries = 1
+		}, "timeout", 4},
+		"server without -I": {
+			func(t *testing.T) string { return startRemote(t, func(c *server.Config) { c.Insecure = false }).addr() },
+			nil, "protocol_error", 5},
+		"garbage instead of an answer": {
+			func(t *testing.T) string {
+				return scripted(t, func(conn net.Conn, r *bufio.Reader) {
+					_, _ = r.ReadString('\n')
+					_, _ = io.WriteString(conn, "220 smtp.example ESMTP\n")
+				})
+			}, nil, "protocol_error", 5},
+	} {
+		t.Run(name, func(t *testing.T) {
+			addr := tc.addr(t)
+			p, log := newPlugin(t, addr)
+			p.Retries = 0
+			if tc.tweak != nil {
+				tc.tweak(p)
+			}
+			require.NoError(t, p.Init())
+			acc := gather(t, p)
+			testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, tc.result, tc.code, nil)},
+				acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+			require.Len(t, acc.Errors, 1)
+			require.Contains(t, acc.Errors[0].Error(), addr, "the error names the server")
+			for _, msg := range append(log.Messages(), testutil.Entry{Text: acc.Errors[0].Error()}) {
+				require.NotContains(t, msg.Text, "wrong-pw-123")
+			}
+			require.Empty(t, spoolFiles(t, p.SpoolDir))
+		})
+	}
+}
+
+func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
+	live := startRemote(t, nil)
+	live.put(t, "a.1.data", []byte("alive"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := ln.Addr().String()
+	ln.Close()
+
+	p, _ := newPlugin(t, dead, live.addr())
+	p.Retries = 1
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+	require.Len(t, acc.GetTelegrafMetrics(), 2)
+	require.Equal(t, "connection_failed", metricFor(t, acc, dead).Tags()["result"])
+	require.Equal(t, "success", metricFor(t, acc, live.addr()).Tags()["result"])
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("alive")}, spoolFiles(t, p.SpoolDir))
+}
+
+func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
+	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+		_, _ = r.ReadString('\n') // LS <>
+		listing := ".\n..\nbroken.1.data\nnext.1.data\n"
+		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
+		_, _ = r.ReadString('\n') // LS OK
+		_, _ = io.WriteString(conn, listing)
+		_, _ = r.ReadString('\n') // MV <broken.1.data>
+		_, _ = io.WriteString(conn, "MV SIZE 1000\n")
+		_, _ = r.ReadString('\n') // MV OK
+		_, _ = io.WriteString(conn, strings.Repeat("x", 300))
+	})
+	p, log := newPlugin(t, addr)
+	p.Connections = 1
+	p.Retries = 0
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "connection_failed", 1, map[string]any{
+		"files_failed": int64(1), "backlog_files": int64(1),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Empty(t, spoolFiles(t, p.SpoolDir), "no partial file, no temporary file")
+	require.Len(t, log.Errors(), 1)
+	require.Contains(t, log.Errors()[0], "broken.1.data is lost")
+	require.Contains(t, log.Errors()[0], "after 300 of 1000 bytes")
+}
+
+func TestHostileNamesInAListingAreLeftAlone(t *testing.T) {
+	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+		_, _ = r.ReadString('\n')
+		listing := ".\n..\n../../etc/passwd.data\n/abs.data\n" + spool.TempPrefix + "x.data\nctl\x1b.data\n"
+		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
+		_, _ = r.ReadString('\n')
+		_, _ = io.WriteString(conn, listing)
+		// Any MV would get no answer and time out.
+		_, _ = io.Copy(io.Discard, conn)
+	})
+	p, _ := newPlugin(t, addr)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "success", 0, map[string]any{
+		"files_skipped": int64(4), "backlog_files": int64(4),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Empty(t, spoolFiles(t, p.SpoolDir))
+}
+
+func TestSyncsOfOneServerNeverOverlap(t *testing.T) {
+	r := startRemote(t, nil)
+	r.put(t, "a.1.data", []byte("a"))
+	p, log := newPlugin(t, r.addr())
+	require.NoError(t, p.Init())
+	p.targets[0].busy.Lock() // a sync that is still running
+	acc := gather(t, p)
+	require.Empty(t, acc.GetTelegrafMetrics())
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "still running")
+	require.FileExists(t, filepath.Join(r.dir, "a.1.data"))
+
+	p.targets[0].busy.Unlock()
+	gather(t, p)
+	require.NoFileExists(t, filepath.Join(r.dir, "a.1.data"))
+}
+
+// scripted serves connections with a hand-written script, for behaviour the
+// Go Tentacle server never shows.
+func scripted(t *testing.T, script func(net.Conn, *bufio.Reader)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			wg.Go(func() {
+				defer conn.Close()
+				script(conn, bufio.NewReader(conn))
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
