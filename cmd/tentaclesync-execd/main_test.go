@@ -1,0 +1,253 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/parsers/influx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/internal/testcerts"
+	"github.com/tentaclesync/tentaclesync/tentacle/server"
+)
+
+// These tests run the real binary, built once, the way Telegraf's execd
+// runs it.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tentaclesync-execd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tentaclesync-execd")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building tentaclesync-execd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// site is an isolated network's Tentacle server with TLS, client
+// certificates and a password, and the central side's configuration for it.
+type site struct {
+	remote, spool, config string
+	addr                  string
+	files                 map[string][]byte
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	dir := t.TempDir()
+	s := &site{remote: filepath.Join(dir, "remote"), spool: filepath.Join(dir, "data_in"), files: map[string][]byte{}}
+	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "conf"), 0o755))
+	require.NoError(t, os.MkdirAll(s.spool, 0o755))
+	certs, err := testcerts.Write(dir, "site")
+	require.NoError(t, err)
+	filters, err := server.ParseFilters(server.PandoraFilters)
+	require.NoError(t, err)
+	srv, err := server.Start("127.0.0.1:0", server.Config{
+		Dir: s.remote, Password: "p@ss w0rd", TLSConfig: certs.ServerConfig(true),
+		Insecure: true, Overwrite: true, Filters: filters, MaxSize: 8 << 20,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { srv.Close() })
+	s.addr = srv.Addr()
+	s.config = filepath.Join(dir, "tentaclesync.conf")
+	writeConfig(t, s.config, fmt.Sprintf(`
+  servers = [%q]
+  spool_dir = %q
+  password = "p@ss w0rd"
+  tls_ca = %q
+  tls_cert = %q
+  tls_key = %q
+  timeout = "5s"
+`, s.addr, s.spool, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
+	return s
+}
+
+func writeConfig(t *testing.T, path, body string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte("[[inputs.tentaclesync]]"+body), 0o600))
+}
+
+// seed puts random files on the remote side, with sizes around the server's
+// 1 KiB write and the client's 64 KiB buffer.
+func (s *site) seed(t *testing.T, prefix string, sizes ...int) {
+	t.Helper()
+	for i, size := range sizes {
+		name := fmt.Sprintf("%s-agent%02d.%d.data", prefix, i, 1700000000+i)
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		require.NoError(t, os.WriteFile(filepath.Join(s.remote, name), data, 0o644))
+		s.files[name] = data
+	}
+}
+
+// requireSpoolHoldsExactly checks every byte of every file, and that
+// nothing else is there.
+func (s *site) requireSpoolHoldsExactly(t *testing.T) {
+	t.Helper()
+	entries, err := os.ReadDir(s.spool)
+	require.NoError(t, err)
+	got := map[string][]byte{}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(s.spool, e.Name()))
+		require.NoError(t, err)
+		got[e.Name()] = data
+	}
+	require.Equal(t, len(s.files), len(got))
+	for name, data := range s.files {
+		require.True(t, bytes.Equal(data, got[name]), "%s differs", name)
+	}
+}
+
+func parse(t *testing.T, lines []byte) []telegraf.Metric {
+	t.Helper()
+	parser := &influx.Parser{}
+	require.NoError(t, parser.Init())
+	metrics, err := parser.Parse(lines)
+	require.NoError(t, err)
+	return metrics
+}
+
+func requireSync(t *testing.T, m telegraf.Metric, addr, result string, files int64) {
+	t.Helper()
+	require.Equal(t, "tentaclesync", m.Name())
+	require.Equal(t, map[string]string{"server": addr, "result": result}, m.Tags())
+	require.Equal(t, files, m.Fields()["files_received"])
+}
+
+var sizes = []int{1, 1023, 1024, 1025, 4096, 65535, 65536, 65537, 300 << 10, 5 << 20}
+
+func TestOnceAgainstTLSAndPassword(t *testing.T) {
+	s := newSite(t)
+	s.seed(t, "site", sizes...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, "-config", s.config, "-once")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+
+	metrics := parse(t, stdout.Bytes())
+	require.Len(t, metrics, 1)
+	requireSync(t, metrics[0], s.addr, "success", int64(len(sizes)))
+	s.requireSpoolHoldsExactly(t)
+	require.NotContains(t, stderr.String(), "p@ss w0rd")
+}
+
+func TestOnceExitsOneWhenAServerFails(t *testing.T) {
+	s := newSite(t)
+	s.seed(t, "site", 10, 20)
+	writeConfig(t, s.config, fmt.Sprintf(`
+  servers = ["127.0.0.1:1", %q]
+  spool_dir = %q
+  retries = 0
+  password = "p@ss w0rd"
+  tls_enable = true
+  insecure_skip_verify = true
+`, s.addr, s.spool))
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(binary, "-config", s.config, "-once")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	require.Equal(t, 1, exit.ExitCode())
+
+	results := map[string]string{}
+	for _, m := range parse(t, stdout.Bytes()) {
+		results[m.Tags()["server"]] = m.Tags()["result"]
+	}
+	// Without a client certificate the server refuses the TLS session.
+	require.Equal(t, map[string]string{"127.0.0.1:1": "connection_failed", s.addr: "tls_failed"}, results)
+	require.Contains(t, stderr.String(), "127.0.0.1:1")
+}
+
+func TestBadConfigExitsWithTheKey(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "bad.conf")
+	writeConfig(t, config, "\n  servers = [\"h:99999\"]\n  spool_dir = \"/\"\n")
+	out, err := exec.Command(binary, "-config", config, "-once").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), `servers: bad port in "h:99999"`)
+}
+
+func TestStdinSignal(t *testing.T) {
+	s := newSite(t)
+	s.seed(t, "first", sizes[:5]...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "-config", s.config, "-poll_interval_disabled")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	lines := bufio.NewReader(stdout)
+
+	signal := func() telegraf.Metric {
+		t.Helper()
+		_, err := io.WriteString(stdin, "\n")
+		require.NoError(t, err)
+		line, err := lines.ReadBytes('\n')
+		require.NoError(t, err, stderr.String())
+		metrics := parse(t, line)
+		require.Len(t, metrics, 1)
+		return metrics[0]
+	}
+
+	requireSync(t, signal(), s.addr, "success", 5)
+	s.requireSpoolHoldsExactly(t)
+
+	s.seed(t, "second", sizes[5:]...)
+	requireSync(t, signal(), s.addr, "success", int64(len(sizes)-5))
+	s.requireSpoolHoldsExactly(t)
+
+	requireSync(t, signal(), s.addr, "success", 0)
+
+	require.NoError(t, stdin.Close())
+	err = cmd.Wait()
+	require.NoError(t, err, "closing stdin ends the process cleanly: %s", stderr.String())
+	require.False(t, errors.Is(ctx.Err(), context.DeadlineExceeded))
+}
+
+// lockedBuffer collects a child's stderr while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
