@@ -78,9 +78,11 @@ func (s *serverSync) run() stats {
 	wg.Go(func() { s.work(c, jobs) })
 	for range min(s.cfg.Connections, len(names)) - 1 {
 		wg.Go(func() {
-			extra, err := s.connect()
+			// One attempt: the first connection already works, and files
+			// do not wait for this one.
+			extra, err := s.dial(s.ctx)
 			if err != nil {
-				s.fail(err)
+				s.log.Warnf("%s: an extra connection failed, pulling over fewer: %v", s.tgt.addr, err)
 				return
 			}
 			s.work(extra, jobs)
@@ -200,6 +202,13 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 
 func (s *serverSync) commit(name string, out *spoolWriter, n int64) error {
 	final, err := out.f.Commit()
+	if err != nil && final != "" {
+		// In place under its name, but the directory sync failed: it may
+		// not survive a power cut. Nothing more can be done for it.
+		s.count(&s.received, n)
+		s.log.Errorf("%s: %s is in the spool as %s but may not be durable: %v", s.tgt.addr, name, final, err)
+		return nil
+	}
 	if err != nil {
 		s.countLost()
 		s.stopLocal(fmt.Errorf("storing %s failed after the server had deleted it; the file is lost: %w", name, err))

@@ -140,6 +140,16 @@ func TestSampleConfigsAreIdentical(t *testing.T) {
 	require.Equal(t, sampleConfig, string(top), "sample.conf at the top must match the plugin's")
 }
 
+func TestReadmeShowsTheSampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	_, block, found := strings.Cut(string(readme), "```toml @sample.conf\n")
+	require.True(t, found, "README.md has a toml @sample.conf block")
+	block, _, found = strings.Cut(block, "```")
+	require.True(t, found)
+	require.Equal(t, sampleConfig, block)
+}
+
 func TestSampleConfigLoadsInTelegraf(t *testing.T) {
 	// Uncomment every option so that each key is checked against the struct.
 	var lines []string
@@ -358,6 +368,20 @@ func TestFailuresAreReportedPerKind(t *testing.T) {
 			require.Empty(t, spoolFiles(t, p.SpoolDir))
 		})
 	}
+}
+
+func TestAFailingServerCostsAtMostTimeoutTimesTries(t *testing.T) {
+	silent := scripted(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
+	p, _ := newPlugin(t, silent)
+	p.Timeout = config.Duration(200 * time.Millisecond)
+	p.Retries = 2
+	p.Password = config.NewSecret([]byte("pw")) // each attempt waits for PASS OK
+	require.NoError(t, p.Init())
+	m := metricFor(t, gather(t, p), silent)
+	require.Equal(t, "timeout", m.Tags()["result"])
+	// timeout × (retries + 1) = 0.6 s; the pauses between attempts must fit
+	// inside it, not add to it. The slack is for a loaded machine.
+	require.Less(t, m.Fields()["sync_time"], 0.6+1.0)
 }
 
 func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
