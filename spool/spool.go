@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unicode"
 	"unicode/utf8"
@@ -106,7 +107,8 @@ func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 // Commit makes the file durable and visible. It never replaces a file that
 // is already there: an unprocessed file of the same name keeps its name and
 // this one gets the first free "<base>.<n><ext>" (a.5.data, a.5.1.data, ...).
-// It returns the name the file got.
+// It returns the name the file got; with an error, a non-empty name means the
+// file is in place under that name but may not survive a power cut.
 func (f *File) Commit() (string, error) {
 	if err := f.f.Sync(); err != nil {
 		f.Abort()
@@ -117,14 +119,14 @@ func (f *File) Commit() (string, error) {
 		return "", fmt.Errorf("close %s: %w", f.name, err)
 	}
 	final, err := f.publish()
-	if err != nil {
+	if final == "" {
 		_ = f.s.root.Remove(f.tmp)
 		return "", err
 	}
-	if err := f.s.syncDir(); err != nil {
-		return final, fmt.Errorf("sync spool directory after %s: %w", final, err)
+	if serr := f.s.syncDir(); serr != nil {
+		err = errors.Join(err, fmt.Errorf("sync spool directory after %s: %w", final, serr))
 	}
-	return final, nil
+	return final, err
 }
 
 // Abort drops the file.
@@ -149,6 +151,7 @@ func (f *File) publish() (string, error) {
 			return "", fmt.Errorf("name %s in %s: %w", final, f.s.dir, err)
 		}
 		if err := f.s.root.Remove(f.tmp); err != nil {
+			// The file is in place; only a leftover remains.
 			return final, fmt.Errorf("remove temporary file of %s: %w", final, err)
 		}
 		return final, nil
@@ -156,10 +159,15 @@ func (f *File) publish() (string, error) {
 	return "", fmt.Errorf("name %s in %s: %d copies are already waiting", f.name, f.s.dir, maxCopies)
 }
 
-// publishByRename serves filesystems without hard links. The check and the
-// rename are two steps, which is safe as long as only this process writes
-// files of these names into the spool.
+// renameMu makes the check and the rename of publishByRename one step for
+// every goroutine of this process.
+var renameMu sync.Mutex
+
+// publishByRename serves filesystems without hard links. It is safe as long
+// as only this process writes files of these names into the spool.
 func (f *File) publishByRename() (string, error) {
+	renameMu.Lock()
+	defer renameMu.Unlock()
 	for n := range maxCopies {
 		final := copyName(f.name, n)
 		if _, err := f.s.root.Lstat(final); !errors.Is(err, fs.ErrNotExist) {

@@ -30,8 +30,9 @@ type Options struct {
 	// protocol has no STARTTLS.
 	TLSConfig *tls.Config
 	// Timeout bounds each operation as a whole: the dial with its TLS
-	// handshake, a command with its answer, a file body from first to last
-	// byte. Zero leaves only the context's deadline.
+	// handshake, a command with its answer. A file body gets Timeout once
+	// and once more per MiB of its size. Zero leaves only the context's
+	// deadline.
 	Timeout time.Duration
 	// MaxListSize bounds the bytes of an LS answer. Zero means
 	// DefaultMaxListSize.
@@ -192,13 +193,13 @@ func (c *Client) fetchChecked(ctx context.Context, cmd, name string, accept Acce
 func (c *Client) fetch(ctx context.Context, cmd, name string, accept AcceptFunc) (int64, error) {
 	var n int64
 	err := c.do(ctx, func() (err error) {
-		n, err = c.fetchOnce(cmd, name, accept)
+		n, err = c.fetchOnce(ctx, cmd, name, accept)
 		return err
 	})
 	return n, err
 }
 
-func (c *Client) fetchOnce(cmd, name string, accept AcceptFunc) (int64, error) {
+func (c *Client) fetchOnce(ctx context.Context, cmd, name string, accept AcceptFunc) (int64, error) {
 	answer, err := c.roundTrip(cmd, cmd+" <"+name+">")
 	if err != nil {
 		return 0, err
@@ -219,6 +220,7 @@ func (c *Client) fetchOnce(cmd, name string, accept AcceptFunc) (int64, error) {
 		}
 		return 0, &DeclinedError{Cmd: cmd, Name: name, Size: size, Err: err}
 	}
+	c.setDeadline(ctx, bodyTimeout(c.opts.Timeout, size))
 	if err := c.writeLine(cmd + " OK"); err != nil {
 		return 0, c.breakWith(err)
 	}
@@ -256,10 +258,10 @@ func (c *Client) send(ctx context.Context, cmd, name string, size int64, body io
 	if err := CheckName(name); err != nil {
 		return err
 	}
-	return c.do(ctx, func() error { return c.sendOnce(cmd, name, size, body) })
+	return c.do(ctx, func() error { return c.sendOnce(ctx, cmd, name, size, body) })
 }
 
-func (c *Client) sendOnce(cmd, name string, size int64, body io.Reader) error {
+func (c *Client) sendOnce(ctx context.Context, cmd, name string, size int64, body io.Reader) error {
 	ok := cmd + " OK"
 	answer, err := c.roundTrip(cmd, cmd+" <"+name+"> SIZE "+strconv.FormatInt(size, 10))
 	if err != nil {
@@ -268,6 +270,7 @@ func (c *Client) sendOnce(cmd, name string, size int64, body io.Reader) error {
 	if answer != ok {
 		return c.unexpected(cmd, name, answer)
 	}
+	c.setDeadline(ctx, bodyTimeout(c.opts.Timeout, size))
 	n, err := io.CopyBuffer(c.conn, io.LimitReader(body, size), c.buf)
 	if err == nil && n < size {
 		err = fmt.Errorf("body ended after %d of %d bytes", n, size)
@@ -305,21 +308,44 @@ func (c *Client) do(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var deadline time.Time
-	if c.opts.Timeout > 0 {
-		deadline = time.Now().Add(c.opts.Timeout)
-	}
-	if d, ok := ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-		deadline = d
-	}
-	_ = c.conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
+	c.setDeadline(ctx, c.opts.Timeout)
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(expired) })
 	err := op()
 	stop()
 	if err != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
 	return err
+}
+
+// expired is a deadline in the past: it makes blocked I/O return at once.
+var expired = time.Unix(1, 0)
+
+// setDeadline gives the rest of the operation d, within the context's
+// deadline. A context that has ended keeps the connection's deadline expired.
+func (c *Client) setDeadline(ctx context.Context, d time.Duration) {
+	var deadline time.Time
+	if d > 0 {
+		deadline = time.Now().Add(d)
+	}
+	if cd, ok := ctx.Deadline(); ok && (deadline.IsZero() || cd.Before(deadline)) {
+		deadline = cd
+	}
+	_ = c.conn.SetDeadline(deadline)
+	if ctx.Err() != nil {
+		_ = c.conn.SetDeadline(expired)
+	}
+}
+
+// bodyTimeout is the time a body of size bytes gets: the timeout once, and
+// once more per MiB. A link slower than 1 MiB per timeout still carries big
+// files, which matters because a MV cut short loses the file, while a
+// stalled or dripping server is still found in bounded time.
+func bodyTimeout(timeout time.Duration, size int64) time.Duration {
+	if timeout <= 0 {
+		return 0
+	}
+	return timeout * time.Duration(1+min(size>>20, 1<<20))
 }
 
 func (c *Client) roundTrip(cmd, line string) (string, error) {
@@ -353,11 +379,7 @@ func (c *Client) readAnswer(cmd string) (string, error) {
 	case errors.Is(err, bufio.ErrBufferFull) || len(line) > maxAnswerLen:
 		return "", c.breakWith(&ProtocolError{Cmd: cmd, Msg: fmt.Sprintf("answer longer than %d bytes", maxAnswerLen)})
 	case err != nil && closedByPeer(err):
-		pe := &ProtocolError{Cmd: cmd, Msg: err.Error(), Err: ErrServerClosed}
-		if cmd == "LS" || cmd == "MV" {
-			pe.Msg += " (LS and MV need a server started with -I)"
-		}
-		return "", c.breakWith(pe)
+		return "", c.breakWith(&ProtocolError{Cmd: cmd, Msg: err.Error(), Err: ErrServerClosed})
 	case err != nil:
 		return "", c.breakWith(err)
 	}

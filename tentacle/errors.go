@@ -7,8 +7,8 @@ import (
 
 // ErrAuthRejected is returned by Auth when the server closes the connection
 // instead of answering PASS OK: that is how the reference server refuses a
-// wrong or missing password.
-var ErrAuthRejected = errors.New("password rejected: server closed the connection")
+// wrong password. A TLS server spoken to in plain text hangs up the same way.
+var ErrAuthRejected = errors.New("password rejected: the server closed the connection after PASS (or it expects TLS)")
 
 // ErrServerClosed reports a server that closed the connection instead of
 // answering a command. The reference server does so on a wrong password, an

@@ -16,7 +16,7 @@ import (
 
 // Gather gathers once through the same accumulator and serializer the shim
 // uses and writes line protocol to w. ok is true when at least one metric
-// came and every metric's result tag is "success".
+// came, every metric's result tag is "success" and no file failed.
 func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
 	if s.Input == nil {
 		return false, errors.New("the configuration holds no input plugin")
@@ -39,6 +39,9 @@ func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
 	for m := range metrics {
 		seen = true
 		if result, _ := m.GetTag("result"); result != "success" {
+			ok = false
+		}
+		if failed, _ := m.GetField("files_failed"); failed != nil && failed != int64(0) {
 			ok = false
 		}
 		line, serr := serializer.Serialize(m)

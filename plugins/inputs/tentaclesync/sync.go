@@ -126,21 +126,53 @@ func safeName(name string) error {
 // work moves files until the jobs run out, the connection breaks, or a local
 // failure stops the sync.
 func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
-	defer c.Quit()
+	defer func() { c.Quit() }()
 	for name := range jobs {
 		if s.stop.Load() {
 			return
 		}
-		if err := s.pull(c, name); err != nil {
-			s.fail(err)
+		next, err := s.pullOne(c, name)
+		if err != nil {
+			s.fail(fmt.Errorf("moving %s: %w", name, err))
 			return
 		}
+		c = next
 	}
 }
 
-// pull moves one file into the spool. It returns an error only when the
-// connection can no longer be used.
-func (s *serverSync) pull(c *tentacle.Client, name string) error {
+// pullOne moves one file and returns the connection for the next one. The
+// error is for a connection that failed; c is closed by then.
+func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client, error) {
+	declined, err := s.pull(c, name)
+	if errors.Is(err, tentacle.ErrServerClosed) {
+		// The server hung up before sending a byte, nothing is at risk:
+		// most likely its idle close (about 4 s) while the previous file
+		// was being stored. One fresh connection gets another try.
+		s.log.Debugf("%s: server closed the connection before %s; reconnecting", s.tgt.addr, name)
+		if c, err = s.dial(s.ctx); err != nil {
+			return nil, err
+		}
+		declined, err = s.pull(c, name)
+	}
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if declined && s.tgt.tls == nil {
+		// A decline gets no answer, so the next command could reach the
+		// server in the same read and be swallowed with it. Over TLS each
+		// write is a record of its own; over plain TCP only a new
+		// connection is certain (see tentacle's declineLine).
+		c.Close()
+		return s.dial(s.ctx)
+	}
+	return c, nil
+}
+
+// pull moves one file into the spool. It reports whether the file was
+// declined, and returns an error only when the connection can no longer be
+// used.
+func (s *serverSync) pull(c *tentacle.Client, name string) (declined bool, err error) {
 	var out *spoolWriter
 	n, err := c.Move(s.ctx, name, func(size int64) (io.Writer, error) {
 		if size == 0 {
@@ -157,12 +189,14 @@ func (s *serverSync) pull(c *tentacle.Client, name string) error {
 		return out, nil
 	})
 	if err == nil {
-		return s.commit(name, out, n)
+		s.commit(name, out, n)
+		return false, nil
 	}
 	if out != nil {
 		out.f.Abort()
 	}
-	return s.settle(name, err, out)
+	var de *tentacle.DeclinedError
+	return errors.As(err, &de), s.settle(name, err, out)
 }
 
 // settle counts a failed MV and tells whether the connection is still good.
@@ -183,8 +217,11 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.log.Warnf("%s: %s has %d bytes, above max_file_size (%d); left on the server",
 			s.tgt.addr, name, declined.Size, int64(s.cfg.MaxFileSize))
 	case errors.As(err, &refused):
-		// Not a regular file, or taken by someone else since the listing.
-		s.count(&s.skipped, 0)
+		// A directory, or a file someone else took since the listing:
+		// either way not a file waiting there.
+		s.mu.Lock()
+		s.matched--
+		s.mu.Unlock()
 		s.log.Debugf("%s: %v", s.tgt.addr, refused)
 	case errors.As(err, &transfer) && out != nil && out.err != nil:
 		s.countLost()
@@ -200,25 +237,23 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	return nil
 }
 
-func (s *serverSync) commit(name string, out *spoolWriter, n int64) error {
+// commit makes a moved file durable in the spool. Any failure here stops the
+// pull: a spool that cannot store one file will not store the next.
+func (s *serverSync) commit(name string, out *spoolWriter, n int64) {
 	final, err := out.f.Commit()
-	if err != nil && final != "" {
-		// In place under its name, but the directory sync failed: it may
-		// not survive a power cut. Nothing more can be done for it.
+	switch {
+	case err != nil && final != "":
 		s.count(&s.received, n)
-		s.log.Errorf("%s: %s is in the spool as %s but may not be durable: %v", s.tgt.addr, name, final, err)
-		return nil
-	}
-	if err != nil {
+		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable: %w", name, final, err))
+	case err != nil:
 		s.countLost()
 		s.stopLocal(fmt.Errorf("storing %s failed after the server had deleted it; the file is lost: %w", name, err))
-		return nil
+	default:
+		s.count(&s.received, n)
+		if final != name {
+			s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
+		}
 	}
-	s.count(&s.received, n)
-	if final != name {
-		s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
-	}
-	return nil
 }
 
 func (s *serverSync) count(field *int64, bytes int64) {
