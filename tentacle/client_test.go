@@ -12,12 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tentaclesync/tentaclesync/internal/scripted"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
@@ -358,7 +358,7 @@ func TestContextCancelStopsAnOperation(t *testing.T) {
 }
 
 func TestTruncatedMoveIsReportedLost(t *testing.T) {
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n') // MV <a.data>
 		_, _ = io.WriteString(conn, "MV SIZE 100\n")
 		_, _ = r.ReadString('\n') // MV OK
@@ -376,7 +376,7 @@ func TestTruncatedMoveIsReportedLost(t *testing.T) {
 }
 
 func TestDrippingBodyIsBounded(t *testing.T) {
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n')
 		_, _ = io.WriteString(conn, "MV SIZE 100\n")
 		_, _ = r.ReadString('\n')
@@ -396,7 +396,7 @@ func TestDrippingBodyIsBounded(t *testing.T) {
 }
 
 func TestGarbageAnswerBreaksTheConnection(t *testing.T) {
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n')
 		_, _ = io.WriteString(conn, "HELLO THERE\n")
 	})
@@ -431,27 +431,6 @@ func TestParseSizeAnswer(t *testing.T) {
 func TestParseListing(t *testing.T) {
 	require.Equal(t, []string{".", "..", "a b.data", "ñ.data"}, tentacle.ParseListing([]byte(".\n..\na b.data\n\nñ.data\n")))
 	require.Empty(t, tentacle.ParseListing(nil))
-}
-
-// scripted serves one connection with a hand-written script, for answers
-// the Go Tentacle server never gives.
-func scripted(t *testing.T, script func(net.Conn, *bufio.Reader)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		conn, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		script(conn, bufio.NewReader(conn))
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
 }
 
 type raw struct {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tentaclesync/tentaclesync/internal/scripted"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
@@ -312,7 +312,7 @@ func TestFailuresAreReportedPerKind(t *testing.T) {
 		return addr
 	}
 	silent := func(t *testing.T) string {
-		return scripted(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
+		return scripted.Serve(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
 	}
 	for name, tc := range map[string]struct {
 		addr   func(t *testing.T) string
@@ -345,7 +345,7 @@ func TestFailuresAreReportedPerKind(t *testing.T) {
 			nil, "protocol_error", 5},
 		"garbage instead of an answer": {
 			func(t *testing.T) string {
-				return scripted(t, func(conn net.Conn, r *bufio.Reader) {
+				return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 					_, _ = r.ReadString('\n')
 					_, _ = io.WriteString(conn, "220 smtp.example ESMTP\n")
 				})
@@ -373,7 +373,7 @@ func TestFailuresAreReportedPerKind(t *testing.T) {
 }
 
 func TestAFailingServerCostsAtMostTimeoutTimesTries(t *testing.T) {
-	silent := scripted(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
+	silent := scripted.Serve(t, func(conn net.Conn, _ *bufio.Reader) { _, _ = io.Copy(io.Discard, conn) })
 	p, _ := newPlugin(t, silent)
 	p.Timeout = config.Duration(500 * time.Millisecond)
 	p.Retries = 2
@@ -406,7 +406,7 @@ func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
 }
 
 func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n') // LS <>
 		listing := ".\n..\nbroken.1.data\nnext.1.data\n"
 		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
@@ -434,7 +434,7 @@ func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
 
 func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 	var conns atomic.Int64
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		if conns.Add(1) == 1 {
 			_, _ = r.ReadString('\n') // LS <>
 			listing := ".\n..\na.1.data\n"
@@ -460,7 +460,7 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 }
 
 func TestHostileNamesInAListingAreLeftAlone(t *testing.T) {
-	addr := scripted(t, func(conn net.Conn, r *bufio.Reader) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n')
 		listing := ".\n..\n../../etc/passwd.data\n/abs.data\n" + spool.TempPrefix + "x.data\nctl\x1b.data\n"
 		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
@@ -493,40 +493,4 @@ func TestSyncsOfOneServerNeverOverlap(t *testing.T) {
 	p.targets[0].busy.Unlock()
 	gather(t, p)
 	require.NoFileExists(t, filepath.Join(r.dir, "a.1.data"))
-}
-
-// scripted serves connections with a hand-written script, for behaviour the
-// Go Tentacle server never shows.
-func scripted(t *testing.T, script func(net.Conn, *bufio.Reader)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			wg.Go(func() {
-				defer conn.Close()
-				script(conn, bufio.NewReader(conn))
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
 }
