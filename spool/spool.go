@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,20 +109,20 @@ func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 // is already there: an unprocessed file of the same name keeps its name and
 // this one gets the first free "<base>.<n><ext>" (a.5.data, a.5.1.data, ...).
 // It returns the name the file got; with an error, a non-empty name means the
-// file is in place under that name but may not survive a power cut.
+// file is in place under that name but may not survive a power cut, and an
+// empty one that the bytes are left under the temporary name, which the
+// error gives: after Commit they may be the only copy there is.
 func (f *File) Commit() (string, error) {
 	if err := f.f.Sync(); err != nil {
-		f.Abort()
-		return "", fmt.Errorf("sync %s: %w", f.name, err)
+		_ = f.f.Close()
+		return "", f.kept(fmt.Errorf("sync: %w", err))
 	}
 	if err := f.f.Close(); err != nil {
-		f.Abort()
-		return "", fmt.Errorf("close %s: %w", f.name, err)
+		return "", f.kept(fmt.Errorf("close: %w", err))
 	}
 	final, err := f.publish()
 	if final == "" {
-		_ = f.s.root.Remove(f.tmp)
-		return "", err
+		return "", f.kept(err)
 	}
 	if serr := f.s.syncDir(); serr != nil {
 		err = errors.Join(err, fmt.Errorf("sync spool directory after %s: %w", final, serr))
@@ -129,7 +130,11 @@ func (f *File) Commit() (string, error) {
 	return final, err
 }
 
-// Abort drops the file.
+func (f *File) kept(err error) error {
+	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, f.tmp))
+}
+
+// Abort drops an unfinished file.
 func (f *File) Abort() {
 	_ = f.f.Close()
 	_ = f.s.root.Remove(f.tmp)

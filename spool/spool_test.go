@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,4 +116,23 @@ func TestOpenNeedsADirectory(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	_, err = spool.Open(file)
 	require.ErrorContains(t, err, "not a directory")
+}
+
+func TestCommitKeepsTheBytesWhenNoNameIsFree(t *testing.T) {
+	s, dir := open(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.data"), nil, 0o644))
+	for n := 1; n < 1000; n++ {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a."+strconv.Itoa(n)+".data"), nil, 0o644))
+	}
+	f, err := s.Create("a.data")
+	require.NoError(t, err)
+	_, _ = io.WriteString(f, "the only copy")
+	name, err := f.Commit()
+	require.Empty(t, name)
+	require.ErrorContains(t, err, "1000 copies are already waiting")
+	require.ErrorContains(t, err, "its bytes are kept in "+filepath.Join(dir, spool.TempPrefix))
+	kept, _ := filepath.Glob(filepath.Join(dir, spool.TempPrefix+"*"))
+	require.Len(t, kept, 1)
+	got, _ := os.ReadFile(kept[0])
+	require.Equal(t, "the only copy", string(got))
 }

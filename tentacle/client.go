@@ -53,6 +53,7 @@ type Client struct {
 	// broken is set once the connection can no longer be trusted to be in
 	// step with the server; every later call returns it.
 	broken error
+	closed bool
 }
 
 // Dial connects to addr ("host:port"), with TLS when opts.TLSConfig is set.
@@ -173,11 +174,15 @@ func (c *Client) Quit() error {
 	return c.Close()
 }
 
-// Close closes the connection without a word.
+// Close closes the connection without a word. Closing twice is harmless.
 func (c *Client) Close() error {
 	if c.broken == nil {
 		c.broken = net.ErrClosed
 	}
+	if c.closed {
+		return nil
+	}
+	c.closed = true
 	return c.conn.Close()
 }
 
@@ -309,9 +314,17 @@ func (c *Client) do(ctx context.Context, op func() error) error {
 		return err
 	}
 	c.setDeadline(ctx, c.opts.Timeout)
-	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(expired) })
+	expiredDone := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		_ = c.conn.SetDeadline(expired)
+		close(expiredDone)
+	})
 	err := op()
-	stop()
+	if !stop() {
+		// The context ended as the operation did: let the callback finish
+		// now rather than expire the next operation's deadline.
+		<-expiredDone
+	}
 	if err != nil && ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
@@ -345,8 +358,15 @@ func bodyTimeout(timeout time.Duration, size int64) time.Duration {
 	if timeout <= 0 {
 		return 0
 	}
-	return timeout * time.Duration(1+min(size>>20, 1<<20))
+	factor := time.Duration(1 + min(size>>20, 1<<20))
+	if timeout > maxBodyTimeout/factor {
+		return maxBodyTimeout
+	}
+	return timeout * factor
 }
+
+// maxBodyTimeout keeps bodyTimeout from overflowing into no deadline at all.
+const maxBodyTimeout = 7 * 24 * time.Hour
 
 func (c *Client) roundTrip(cmd, line string) (string, error) {
 	if err := c.writeLine(line); err != nil {
@@ -397,7 +417,7 @@ func closedByPeer(err error) bool {
 func (c *Client) breakWith(err error) error {
 	if c.broken == nil {
 		c.broken = fmt.Errorf("connection unusable after an earlier error: %w", err)
-		c.conn.Close()
+		c.Close()
 	}
 	return err
 }

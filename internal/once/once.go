@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -16,7 +17,8 @@ import (
 
 // Gather gathers once through the same accumulator and serializer the shim
 // uses and writes line protocol to w. ok is true when at least one metric
-// came, every metric's result tag is "success" and no file failed.
+// came, every metric's result tag is "success", no file failed and the
+// plugin reported no error.
 func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
 	if s.Input == nil {
 		return false, errors.New("the configuration holds no input plugin")
@@ -26,7 +28,7 @@ func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
 		return false, err
 	}
 	metrics := make(chan telegraf.Metric, 64)
-	acc := agent.NewAccumulator(s, metrics)
+	acc := &errorCounter{Accumulator: agent.NewAccumulator(s, metrics)}
 	acc.SetPrecision(time.Nanosecond)
 	gathered := make(chan error, 1)
 	go func() {
@@ -55,5 +57,16 @@ func Gather(s *shim.Shim, w io.Writer) (ok bool, err error) {
 	if gerr := <-gathered; gerr != nil {
 		return false, fmt.Errorf("gather: %w", gerr)
 	}
-	return ok && seen && err == nil, err
+	return ok && seen && acc.errors.Load() == 0 && err == nil, err
+}
+
+// errorCounter passes everything on and counts the errors.
+type errorCounter struct {
+	telegraf.Accumulator
+	errors atomic.Int64
+}
+
+func (a *errorCounter) AddError(err error) {
+	a.errors.Add(1)
+	a.Accumulator.AddError(err)
 }

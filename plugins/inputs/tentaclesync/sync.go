@@ -82,7 +82,7 @@ func (s *serverSync) run() stats {
 			// do not wait for this one.
 			extra, err := s.dial(s.ctx)
 			if err != nil {
-				s.log.Warnf("%s: an extra connection failed, pulling over fewer: %v", s.tgt.addr, err)
+				s.log.Warnf("%s: an extra connection failed; pulling over fewer: %v", s.tgt.addr, err)
 				return
 			}
 			s.work(extra, jobs)
@@ -124,33 +124,43 @@ func safeName(name string) error {
 }
 
 // work moves files until the jobs run out, the connection breaks, or a local
-// failure stops the sync.
+// failure stops the sync. It owns c and whatever connection replaces it.
 func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
-	defer func() { c.Quit() }()
+	defer func() {
+		if c != nil {
+			c.Quit()
+		}
+	}()
 	for name := range jobs {
 		if s.stop.Load() {
 			return
 		}
-		next, err := s.pullOne(c, name)
-		if err != nil {
+		if c == nil {
+			var err error
+			if c, err = s.dial(s.ctx); err != nil {
+				s.fail(fmt.Errorf("reconnecting before %s: %w", name, err))
+				return
+			}
+		}
+		var err error
+		if c, err = s.pullOne(c, name); err != nil {
 			s.fail(fmt.Errorf("moving %s: %w", name, err))
 			return
 		}
-		c = next
 	}
 }
 
-// pullOne moves one file and returns the connection for the next one. The
-// error is for a connection that failed; c is closed by then.
+// pullOne moves one file. It returns the connection for the next file, or
+// nil when that one needs a fresh connection; on an error c is closed.
 func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client, error) {
 	declined, err := s.pull(c, name)
-	if errors.Is(err, tentacle.ErrServerClosed) {
+	if errors.Is(err, tentacle.ErrServerClosed) && !s.stop.Load() {
 		// The server hung up before sending a byte, nothing is at risk:
 		// most likely its idle close (about 4 s) while the previous file
 		// was being stored. One fresh connection gets another try.
 		s.log.Debugf("%s: server closed the connection before %s; reconnecting", s.tgt.addr, name)
 		if c, err = s.dial(s.ctx); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reconnecting: %w", err)
 		}
 		declined, err = s.pull(c, name)
 	}
@@ -164,7 +174,7 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client,
 		// write is a record of its own; over plain TCP only a new
 		// connection is certain (see tentacle's declineLine).
 		c.Close()
-		return s.dial(s.ctx)
+		return nil, nil
 	}
 	return c, nil
 }
@@ -246,8 +256,10 @@ func (s *serverSync) commit(name string, out *spoolWriter, n int64) {
 		s.count(&s.received, n)
 		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable: %w", name, final, err))
 	case err != nil:
+		// Gone from the server, not in the spool under its name: for the
+		// counts it is lost, though its bytes may be kept (the error says).
 		s.countLost()
-		s.stopLocal(fmt.Errorf("storing %s failed after the server had deleted it; the file is lost: %w", name, err))
+		s.stopLocal(fmt.Errorf("the server has deleted %s but it is not in the spool: %w", name, err))
 	default:
 		s.count(&s.received, n)
 		if final != name {
@@ -270,12 +282,18 @@ func (s *serverSync) countLost() {
 	s.mu.Unlock()
 }
 
+// fail records the failure that decides the result; later ones, on other
+// connections to the same server, are logged.
 func (s *serverSync) fail(err error) {
 	s.mu.Lock()
-	if s.err == nil {
+	first := s.err == nil
+	if first {
 		s.err = err
 	}
 	s.mu.Unlock()
+	if !first {
+		s.log.Errorf("%s: %v", s.tgt.addr, err)
+	}
 }
 
 func (s *serverSync) stopLocal(err error) {
