@@ -370,6 +370,9 @@ const maxBodyTimeout = 7 * 24 * time.Hour
 
 func (c *Client) roundTrip(cmd, line string) (string, error) {
 	if err := c.writeLine(line); err != nil {
+		if closedByPeer(err) {
+			err = &ProtocolError{Cmd: cmd, Msg: err.Error(), Err: ErrServerClosed}
+		}
 		return "", c.breakWith(err)
 	}
 	return c.readAnswer(cmd)

@@ -304,15 +304,19 @@ func TestInsecureOperationsNeedDashI(t *testing.T) {
 }
 
 func TestIdleConnectionIsClosed(t *testing.T) {
-	srv, _ := pandoraServer(t, func(c *server.Config) { c.Timeout = 50 * time.Millisecond; c.Retries = 1 })
+	srv, _ := pandoraServer(t, func(c *server.Config) { c.Timeout = 100 * time.Millisecond; c.Retries = 1 })
 	c := dial(t, srv.Addr(), tentacle.Options{})
 	_, err := c.List(context.Background(), "")
 	require.NoError(t, err)
-	raw := rawConn(t, srv.Addr())
-	// The server hangs up on its own once the idle time has passed.
-	_, err = raw.r.ReadString('\n')
-	require.ErrorIs(t, err, io.EOF)
-	time.Sleep(200 * time.Millisecond)
+	// A silent connection opened well after c's last command is closed
+	// after c: its end tells when c's idle time has passed.
+	time.Sleep(100 * time.Millisecond)
+	probe, err := net.DialTimeout("tcp", srv.Addr(), 5*time.Second)
+	require.NoError(t, err)
+	defer probe.Close()
+	require.NoError(t, probe.SetReadDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.ReadAll(probe)
+	require.NoError(t, err, "the server hangs up on its own once the idle time has passed")
 	_, err = c.List(context.Background(), "")
 	require.ErrorIs(t, err, tentacle.ErrServerClosed)
 }
@@ -431,18 +435,4 @@ func TestParseSizeAnswer(t *testing.T) {
 func TestParseListing(t *testing.T) {
 	require.Equal(t, []string{".", "..", "a b.data", "ñ.data"}, tentacle.ParseListing([]byte(".\n..\na b.data\n\nñ.data\n")))
 	require.Empty(t, tentacle.ParseListing(nil))
-}
-
-type raw struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func rawConn(t *testing.T, addr string) *raw {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	return &raw{Conn: conn, r: bufio.NewReader(conn)}
 }
