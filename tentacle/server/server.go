@@ -226,7 +226,9 @@ func (s *Server) serveConn(raw net.Conn) {
 		conn = tlsConn
 	}
 	sess := &session{srv: s, conn: conn, log: log}
-	if err := sess.run(); err != nil && !errors.Is(err, io.EOF) {
+	// run only returns when the session ends; QUIT and a client hang-up end
+	// it with io.EOF.
+	if err := sess.run(); !errors.Is(err, io.EOF) {
 		log.Info("connection closed", "err", err)
 	}
 }

@@ -422,11 +422,7 @@ func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
 
 func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
-		_, _ = r.ReadString('\n') // LS <>
-		listing := ".\n..\nbroken.1.data\nnext.1.data\n"
-		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
-		_, _ = r.ReadString('\n') // LS OK
-		_, _ = io.WriteString(conn, listing)
+		answerLS(conn, r, ".\n..\nbroken.1.data\nnext.1.data\n")
 		_, _ = r.ReadString('\n') // MV <broken.1.data>
 		_, _ = io.WriteString(conn, "MV SIZE 1000\n")
 		_, _ = r.ReadString('\n') // MV OK
@@ -451,11 +447,7 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 	var conns atomic.Int64
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		if conns.Add(1) == 1 {
-			_, _ = r.ReadString('\n') // LS <>
-			listing := ".\n..\na.1.data\n"
-			fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
-			_, _ = r.ReadString('\n')
-			_, _ = io.WriteString(conn, listing)
+			answerLS(conn, r, ".\n..\na.1.data\n")
 			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
 			return
 		}
@@ -474,13 +466,17 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 	require.Equal(t, map[string][]byte{"a.1.data": []byte("data")}, spoolFiles(t, p.SpoolDir))
 }
 
+// answerLS plays a server's side of "LS <>" with the given listing body.
+func answerLS(conn net.Conn, r *bufio.Reader, listing string) {
+	_, _ = r.ReadString('\n') // LS <>
+	fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
+	_, _ = r.ReadString('\n') // LS OK
+	_, _ = io.WriteString(conn, listing)
+}
+
 func TestHostileNamesInAListingAreLeftAlone(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
-		_, _ = r.ReadString('\n')
-		listing := ".\n..\n../../etc/passwd.data\n/abs.data\n" + spool.TempPrefix + "x.data\nctl\x1b.data\n"
-		fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
-		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, listing)
+		answerLS(conn, r, ".\n..\n../../etc/passwd.data\n/abs.data\n"+spool.TempPrefix+"x.data\nctl\x1b.data\n")
 		// Any MV would get no answer and time out.
 		_, _ = io.Copy(io.Discard, conn)
 	})
