@@ -85,6 +85,7 @@ func newPlugin(t *testing.T, servers ...string) (*TentacleSync, *testutil.Captur
 	p.SpoolDir = t.TempDir()
 	p.Timeout = config.Duration(5 * time.Second)
 	p.Log = log
+	t.Cleanup(p.Stop)
 	return p, log
 }
 
