@@ -131,8 +131,12 @@ func (t *TentacleSync) recoverSpool() error {
 	defer sp.Close()
 	t.recovery.Release()
 	rec, err := sp.Recover()
+	if rec == nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
 	if err != nil {
-		return fmt.Errorf("spool_dir: removing files left half written by an earlier run: %w", err)
+		// Leftovers only cost room; the Data Server never reads them.
+		t.Log.Warnf("removing files left half written by an earlier run: %v", err)
 	}
 	t.recovery = rec
 	for _, name := range rec.Removed {

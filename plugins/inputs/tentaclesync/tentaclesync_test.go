@@ -199,7 +199,7 @@ func TestMinFreeSpaceTakesBytesOrAPercent(t *testing.T) {
 		p := loadConfig(t, "min_free_space = "+text)
 		require.Equal(t, want, p.MinFreeSpace, text)
 	}
-	for _, text := range []string{`"100%"`, `"-1%"`, `"lots"`, `"%"`, `"-5"`} {
+	for _, text := range []string{`"100%"`, `"-1%"`, `"NaN%"`, `"lots"`, `"%"`, `"-5"`} {
 		c := config.NewConfig()
 		err := c.LoadConfigData([]byte("[[inputs.tentaclesync]]\nservers = [\"h\"]\nmin_free_space = "+text+"\n"), config.EmptySourcePath)
 		require.ErrorContains(t, err, "min_free_space", text)
