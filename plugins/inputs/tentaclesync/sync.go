@@ -56,7 +56,7 @@ type serverSync struct {
 	ctx  context.Context
 	xfer context.Context
 
-	spoolFull sync.Once // the min_free_space warning, once per gather
+	spoolFull *sync.Once // the min_free_space warning, once per gather
 
 	// stop is set after a local failure: every further file moved would be
 	// lost, so the workers finish the file in hand and take no more.
@@ -84,8 +84,8 @@ func (s *stats) backlog() int64 {
 	return s.matched - s.received - s.lost
 }
 
-func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping}
+func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Once) *serverSync {
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull}
 }
 
 // run lists the server, then moves the selected files over up to
@@ -287,8 +287,8 @@ func (s *serverSync) claim(size int64) error {
 	avail, err := s.reserve(size)
 	if errors.Is(err, errNoRoom) {
 		s.spoolFull.Do(func() {
-			s.log.Warnf("%s: the spool has %d bytes free and min_free_space keeps %s: leaving files on the server until there is room",
-				s.tgt.addr, avail, s.cfg.MinFreeSpace)
+			s.log.Warnf("the spool has %d bytes free and min_free_space keeps %s: leaving files on the servers until there is room (files_deferred)",
+				avail, s.cfg.MinFreeSpace)
 		})
 	}
 	return err

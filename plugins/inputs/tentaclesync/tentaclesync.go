@@ -243,14 +243,15 @@ func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
 	defer sp.Close()
 
 	var wg sync.WaitGroup
+	var spoolFull sync.Once // one min_free_space warning per gather
 	for _, tgt := range t.targets {
-		wg.Go(func() { t.gatherServer(acc, sp, tgt) })
+		wg.Go(func() { t.gatherServer(acc, sp, tgt, &spoolFull) })
 	}
 	wg.Wait()
 	return nil
 }
 
-func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target) {
+func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target, spoolFull *sync.Once) {
 	if t.stopping.Err() != nil {
 		return // stopped: no new sync, and no metric for one never started
 	}
@@ -261,7 +262,7 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	defer tgt.busy.Unlock()
 
 	start := time.Now()
-	st := t.newSync(sp, tgt).run()
+	st := t.newSync(sp, tgt, spoolFull).run()
 	res := classify(st.err)
 	acc.AddFields("tentaclesync", map[string]any{
 		"files_received": st.received,
