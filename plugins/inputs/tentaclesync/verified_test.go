@@ -53,14 +53,8 @@ func TestVerifiedTransferCopiesThenMoves(t *testing.T) {
 func serveCopyThenMove(t *testing.T, name, recv string, mvSize int, mv string) string {
 	return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\n"+name+"\n")
-		_, _ = r.ReadString('\n') // RECV <name>
-		fmt.Fprintf(conn, "RECV SIZE %d\n", len(recv))
-		_, _ = r.ReadString('\n') // RECV OK
-		_, _ = io.WriteString(conn, recv)
-		_, _ = r.ReadString('\n') // MV <name>
-		fmt.Fprintf(conn, "MV SIZE %d\n", mvSize)
-		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, mv)
+		answerFetch(conn, r, "RECV", len(recv), recv)
+		answerFetch(conn, r, "MV", mvSize, mv)
 		if len(mv) == mvSize {
 			_, _ = r.ReadString('\n') // QUIT
 		}
@@ -127,10 +121,7 @@ func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		if conns.Add(1) == 1 {
 			answerLS(conn, r, ".\n..\na.1.data\n")
-			_, _ = r.ReadString('\n') // RECV <a.1.data>
-			_, _ = io.WriteString(conn, "RECV SIZE 4\n")
-			_, _ = r.ReadString('\n') // RECV OK
-			_, _ = io.WriteString(conn, "data")
+			answerFetch(conn, r, "RECV", 4, "data")
 			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
 			return
 		}
@@ -157,10 +148,7 @@ func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
 func TestVerifiedTransferLosesNothingWhenTheCopyBreaks(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\na.1.data\n")
-		_, _ = r.ReadString('\n') // RECV <a.1.data>
-		_, _ = io.WriteString(conn, "RECV SIZE 5000\n")
-		_, _ = r.ReadString('\n') // RECV OK
-		_, _ = io.WriteString(conn, strings.Repeat("x", 100))
+		answerFetch(conn, r, "RECV", 5000, strings.Repeat("x", 100))
 	})
 	p, log := newPlugin(t, addr)
 	p.Transfer = "verified"
