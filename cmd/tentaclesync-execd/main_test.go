@@ -19,6 +19,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/parsers/influx"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tentaclesync/tentaclesync/internal/gobuild"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
@@ -26,27 +27,32 @@ import (
 // These tests run the real binary, built once, the way Telegraf's execd
 // runs it.
 
-var binary string
+var (
+	binDir string
+	// build runs inside the tests, not in TestMain, so that go test's
+	// cache sees the sources gobuild reads (see gobuild.Command).
+	build = sync.OnceValues(func() (string, error) {
+		binary := filepath.Join(binDir, "tentaclesync-execd")
+		return binary, gobuild.Command(binary, raceEnabled)
+	})
+)
+
+// execd is the built binary.
+func execd(t *testing.T) string {
+	t.Helper()
+	binary, err := build()
+	require.NoError(t, err, "building tentaclesync-execd")
+	return binary
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tentaclesync-execd-test-")
-	if err != nil {
+	var err error
+	if binDir, err = os.MkdirTemp("", "tentaclesync-execd-test-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "tentaclesync-execd")
-	args := []string{"build", "-o", binary}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tentaclesync-execd:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	os.RemoveAll(binDir)
 	os.Exit(code)
 }
 
@@ -146,7 +152,7 @@ func TestOnceAgainstTLSAndPassword(t *testing.T) {
 	s := newSite(t)
 	s.seed(t, "site", sizes...)
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, "-config", s.config, "-once")
+	cmd := exec.Command(execd(t), "-config", s.config, "-once")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
 
@@ -169,7 +175,7 @@ func TestOnceExitsOneWhenAServerFails(t *testing.T) {
   insecure_skip_verify = true
 `, s.addr, s.spool))
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(binary, "-config", s.config, "-once")
+	cmd := exec.Command(execd(t), "-config", s.config, "-once")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
@@ -188,7 +194,7 @@ func TestOnceExitsOneWhenAServerFails(t *testing.T) {
 func TestBadConfigExitsWithTheKey(t *testing.T) {
 	config := filepath.Join(t.TempDir(), "bad.conf")
 	writeConfig(t, config, "\n  servers = [\"h:99999\"]\n  spool_dir = \"/\"\n")
-	out, err := exec.Command(binary, "-config", config, "-once").CombinedOutput()
+	out, err := exec.Command(execd(t), "-config", config, "-once").CombinedOutput()
 	require.Error(t, err)
 	require.Contains(t, string(out), `servers: bad port in "h:99999"`)
 }
@@ -198,7 +204,7 @@ func TestStdinSignal(t *testing.T) {
 	s.seed(t, "first", sizes[:5]...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "-config", s.config, "-poll_interval_disabled")
+	cmd := exec.CommandContext(ctx, execd(t), "-config", s.config, "-poll_interval_disabled")
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()

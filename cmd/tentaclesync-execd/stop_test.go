@@ -57,7 +57,7 @@ func TestEndingMidTransferLeavesNoPartialFile(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, binary, "-config", config, "-poll_interval_disabled")
+			cmd := exec.CommandContext(ctx, execd(t), "-config", config, "-poll_interval_disabled")
 			stdin, err := cmd.StdinPipe()
 			require.NoError(t, err)
 			var stdout, stderr lockedBuffer

@@ -1,27 +1,29 @@
 package tentaclesync
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 
-	"github.com/influxdata/telegraf/config"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tentaclesync/tentaclesync/internal/scripted"
 )
 
-// 50 sites, 5 of them down or hung, and a backlog of 200 files each that
-// max_files_per_gather drains over 20 gathers: every file of the live sites
-// arrives exactly once, and each gather gives back every goroutine and file
-// descriptor it took.
+// 50 sites, 5 of them down (refusing, or hanging up at once), and a backlog
+// of 200 files each that max_files_per_gather drains over 20 gathers: every
+// file of the live sites arrives exactly once, and each gather gives back
+// every goroutine and file descriptor it took. A hung site would cost each
+// gather its timeout, and a timeout short enough for 20 gathers in a test
+// is one a loaded machine's fsyncs can reach: stalls are in the hostile
+// server test instead, which uses the same leak check.
 func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 	const (
-		live, refusing, stalling = 45, 2, 3
+		live, refusing, hangingUp = 45, 3, 2
 		perServer, perGather     = 200, 10
 	)
 	want := map[string][]byte{}
@@ -35,8 +37,8 @@ func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 		}
 		servers = append(servers, r.addr())
 	}
-	for range stalling {
-		servers = append(servers, scripted.Serve(t, waitForMore))
+	for range hangingUp {
+		servers = append(servers, scripted.Serve(t, func(net.Conn, *bufio.Reader) {}))
 	}
 	// Last: no listener of this test can get these ports back.
 	for range refusing {
@@ -47,9 +49,6 @@ func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 	}
 
 	p, _ := newPlugin(t, servers...)
-	// Each gather waits this long for the hung servers; the live ones must
-	// not come near it even on a loaded machine with the race detector.
-	p.Timeout = config.Duration(2 * time.Second)
 	p.Retries = 0
 	p.MaxFilesPerGather = perGather
 	require.NoError(t, p.Init())
@@ -65,7 +64,7 @@ func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 				require.Equal(t, int64(perServer-perGather*(g+1)), m.Fields()["backlog_files"])
 			}
 		}
-		require.Equal(t, map[string]int{"success": live, "connection_failed": refusing, "timeout": stalling}, results,
+		require.Equal(t, map[string]int{"success": live, "connection_failed": refusing, "protocol_error": hangingUp}, results,
 			"gather %d: %v", g, acc.Errors)
 		requireNoLeak(t, goroutines, fds)
 	}
