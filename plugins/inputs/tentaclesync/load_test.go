@@ -24,7 +24,7 @@ import (
 func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 	const (
 		live, refusing, hangingUp = 45, 3, 2
-		perServer, perGather     = 200, 10
+		perServer, perGather      = 200, 10
 	)
 	want := map[string][]byte{}
 	var servers []string
