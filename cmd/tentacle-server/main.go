@@ -52,7 +52,11 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "log every connection and file to stderr")
 	flag.Parse()
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	level := slog.LevelInfo
+	if o.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(o, logger); err != nil {
 		logger.Error("tentacle-server", "err", err)
 		os.Exit(1)
