@@ -82,7 +82,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 
 	// 25 files at most 10 per gather: three gathers with backlogs 15, 5, 0.
 	waitFor(t, "InfluxDB to count north's 25 files", func() string {
-		return requireFilesPerSite(t, db, north.addr, 25)
+		return filesCounted(t, db, north.addr, 25)
 	})
 	requireSpoolHoldsExactly(t, spool, north.files)
 	waitFor(t, "the file output to count north's 25 files", func() string {
@@ -100,7 +100,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 	restarted := waitForChild(t, tg.pid(), execd)
 	t.Logf("tentaclesync-execd killed (pid %d), restarted by Telegraf (pid %d)", execd, restarted)
 	waitFor(t, "InfluxDB to count north's 32 files", func() string {
-		return requireFilesPerSite(t, db, north.addr, 32)
+		return filesCounted(t, db, north.addr, 32)
 	})
 	require.Equal(t, 7.0, db.single(t, fmt.Sprintf(
 		`SELECT sum("files_received") FROM "tentaclesync" WHERE "server" = '%s' AND "result" = 'success' AND time > %d`,
@@ -193,7 +193,8 @@ func readmeBlock(t *testing.T, fence string) string {
 	return block
 }
 
-// dashboards are the README's queries by their titles.
+// dashboards are the README's queries by their titles: a "-- Title: ..."
+// line, then the query on one line.
 func dashboards(t *testing.T) map[string]string {
 	t.Helper()
 	queries := map[string]string{}
@@ -216,26 +217,34 @@ func dashboards(t *testing.T) map[string]string {
 // still waiting.
 func requireDashboards(t *testing.T, db *influxDB, north, south string, northFiles int) {
 	t.Helper()
-	q := dashboards(t)
-	require.Len(t, q, 3)
+	require.Len(t, dashboards(t), 3)
 
-	perHour := db.query(t, q["Files per site per hour"])
+	perHour := db.query(t, dashboard(t, "Files per site per hour"))
 	require.Equal(t, float64(northFiles), perHour.sum(t, north, "sum"))
 	require.Equal(t, 0.0, perHour.sum(t, south, "sum"))
 
-	backlog := db.query(t, q["Backlog per site"])
+	backlog := db.query(t, dashboard(t, "Backlog per site"))
 	require.Equal(t, 0.0, backlog.sum(t, north, "last"))
 	require.Contains(t, backlog.servers(), south)
 
-	inError := db.query(t, q["Sites in error"])
+	inError := db.query(t, dashboard(t, "Sites in error"))
 	require.Equal(t, []string{south}, inError.servers())
 	require.Equal(t, "auth_failed", inError.column(t, south, "result"))
 	require.Equal(t, 3.0, inError.column(t, south, "result_code"))
 }
 
-func requireFilesPerSite(t *testing.T, db *influxDB, server string, want int) string {
+func dashboard(t *testing.T, title string) string {
 	t.Helper()
-	got := db.query(t, dashboards(t)["Files per site per hour"]).sum(t, server, "sum")
+	q, ok := dashboards(t)[title]
+	require.True(t, ok, "the README's dashboards have no %q", title)
+	return q
+}
+
+// filesCounted is "" once the README's files-per-hour query counts want
+// files for server, else what it counts.
+func filesCounted(t *testing.T, db *influxDB, server string, want int) string {
+	t.Helper()
+	got := db.query(t, dashboard(t, "Files per site per hour")).sum(t, server, "sum")
 	require.LessOrEqual(t, got, float64(want), "more files counted than seeded")
 	if got == float64(want) {
 		return ""
