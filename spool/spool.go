@@ -18,10 +18,15 @@ import (
 	"unicode/utf8"
 )
 
-// TempPrefix starts the name of every file still being written. The Data
-// Server takes only *.data, and a crash leaves nothing else with this prefix,
-// so leftovers can be told apart from everyone else's files.
+// TempPrefix starts the name of every file still being written, and of the
+// complete files that could not be given their name (see Commit). The Data
+// Server takes only *.data, so it never reads either.
 const TempPrefix = ".tentaclesync-"
+
+const (
+	tempSuffix = ".tmp"  // being written: a crash leaves it incomplete
+	keptSuffix = ".kept" // complete, but nameless: never removed by Recover
+)
 
 const (
 	maxNameLen = 255 // NAME_MAX on Linux
@@ -88,6 +93,18 @@ type File struct {
 	f    *os.File
 	tmp  string
 	name string
+	copy bool // the source keeps the file: never keep nameless bytes
+}
+
+// CreateCopy is Create for a file whose source keeps it (a copy, not a
+// move): if Commit fails, its bytes are dropped rather than kept, since they
+// are not the only copy and keeping them at every retry would fill the spool.
+func (s *Spool) CreateCopy(name string) (*File, error) {
+	f, err := s.Create(name)
+	if err == nil {
+		f.copy = true
+	}
+	return f, err
 }
 
 // Create starts writing a file that will be named name.
@@ -95,7 +112,7 @@ func (s *Spool) Create(name string) (*File, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	tmp := TempPrefix + rand.Text() + ".tmp"
+	tmp := TempPrefix + rand.Text() + tempSuffix
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file in %s: %w", s.dir, err)
@@ -110,8 +127,9 @@ func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 // this one gets the first free "<base>.<n><ext>" (a.5.data, a.5.1.data, ...).
 // It returns the name the file got; with an error, a non-empty name means the
 // file is in place under that name but may not survive a power cut, and an
-// empty one that the bytes are left under the temporary name, which the
-// error gives: after Commit they may be the only copy there is.
+// empty one that the bytes are kept under a .kept name, which the error
+// gives (after Commit they may be the only copy there is), or, for a file of
+// CreateCopy, dropped.
 func (f *File) Commit() (string, error) {
 	if err := f.f.Sync(); err != nil {
 		_ = f.f.Close()
@@ -130,8 +148,20 @@ func (f *File) Commit() (string, error) {
 	return final, err
 }
 
+// kept moves complete bytes that could not be named out of the way of
+// Recover, which removes every *.tmp at the next start. If even that rename
+// fails the bytes stay under the temporary name, and the error says both.
 func (f *File) kept(err error) error {
-	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, f.tmp))
+	if f.copy {
+		_ = f.s.root.Remove(f.tmp)
+		return fmt.Errorf("storing %s: %w; the copy is dropped", f.name, err)
+	}
+	kept := TempPrefix + rand.Text() + keptSuffix
+	if rerr := f.s.root.Rename(f.tmp, kept); rerr != nil {
+		return fmt.Errorf("storing %s: %w; its bytes are in %s, which the next start removes unless it is moved (renaming it failed: %v)",
+			f.name, err, filepath.Join(f.s.dir, f.tmp), rerr)
+	}
+	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, kept))
 }
 
 // Abort drops an unfinished file.

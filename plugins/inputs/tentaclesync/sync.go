@@ -5,16 +5,44 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 )
+
+// maxStopGrace bounds the time a file in flight gets after Stop. Telegraf
+// ends an execd input by closing its stdin, then 5 s later sends SIGTERM,
+// and 5 s after that SIGKILL: a process that is sent SIGTERM directly has
+// 5 s in all, and must write the gather's metric before then.
+const maxStopGrace = 4 * time.Second
+
+func stopGrace(timeout config.Duration) time.Duration {
+	return min(time.Duration(timeout), maxStopGrace)
+}
+
+// cutAfterGrace ends xfer grace after stop ends; it returns when xfer ends.
+func cutAfterGrace(stop, xfer context.Context, cancel context.CancelFunc, grace time.Duration) {
+	select {
+	case <-xfer.Done():
+		return
+	case <-stop.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-xfer.Done():
+	case <-t.C:
+		cancel()
+	}
+}
 
 // serverSync is one gather's pull from one server.
 type serverSync struct {
@@ -22,7 +50,13 @@ type serverSync struct {
 	log   telegraf.Logger
 	spool *spool.Spool
 	tgt   *target
-	ctx   context.Context
+	// ctx ends when the plugin stops: no new connection or file after that.
+	// xfer ends timeout later, so a file in flight gets the time of one
+	// operation to finish before it is cut.
+	ctx  context.Context
+	xfer context.Context
+
+	spoolFull *sync.Once // the min_free_space warning, once per gather
 
 	// stop is set after a local failure: every further file moved would be
 	// lost, so the workers finish the file in hand and take no more.
@@ -37,6 +71,7 @@ type stats struct {
 	received int64
 	bytes    int64
 	skipped  int64 // left on the server on purpose
+	deferred int64 // left on the server for want of room in the spool
 	failed   int64
 	lost     int64 // failed after the server had deleted its copy
 	err      error // the first network or protocol failure
@@ -49,13 +84,17 @@ func (s *stats) backlog() int64 {
 	return s.matched - s.received - s.lost
 }
 
-func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: context.Background()}
+func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Once) *serverSync {
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull}
 }
 
 // run lists the server, then moves the selected files over up to
 // `connections` connections, and returns what happened.
 func (s *serverSync) run() stats {
+	xfer, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cutAfterGrace(s.ctx, xfer, cancel, stopGrace(s.cfg.Timeout))
+	s.xfer = xfer
 	c, err := s.connect()
 	if err != nil {
 		s.fail(err)
@@ -132,8 +171,13 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 		}
 	}()
 	for name := range jobs {
-		if s.stop.Load() {
+		if s.stop.Load() || s.ctx.Err() != nil {
 			return
+		}
+		if err := s.claim(0); err != nil {
+			// Not even an empty file fits: no MV is worth its decline.
+			s.settle(name, err, nil)
+			continue
 		}
 		if c == nil {
 			var err error
@@ -144,25 +188,38 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 		}
 		var err error
 		if c, err = s.pullOne(c, name); err != nil {
-			s.fail(fmt.Errorf("moving %s: %w", name, err))
+			s.fail(fmt.Errorf("pulling %s: %w", name, err))
 			return
 		}
 	}
 }
 
-// pullOne moves one file. It returns the connection for the next file, or
-// nil when that one needs a fresh connection; on an error c is closed.
+// pullOne brings one file in. It returns the connection for the next file,
+// or nil when that one needs a fresh connection; on an error c is closed.
 func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client, error) {
-	declined, err := s.pull(c, name)
+	if s.cfg.Transfer == transferVerified {
+		return s.pullVerified(c, name)
+	}
+	return s.attempt(c, name, s.move)
+}
+
+// step is one command's part in bringing a file in. It reports whether the
+// server kept the file because we declined it, and returns an error only
+// when the connection can no longer be used.
+type step func(c *tentacle.Client, name string) (declined bool, err error)
+
+// attempt runs step, and runs it once more on a fresh connection if the
+// server hung up before the step moved a byte: most likely its idle close
+// (about 4 s) while the previous file was being stored, and nothing is at
+// risk. It returns the connection as pullOne does.
+func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tentacle.Client, error) {
+	declined, err := step(c, name)
 	if errors.Is(err, tentacle.ErrServerClosed) && !s.stop.Load() {
-		// The server hung up before sending a byte, nothing is at risk:
-		// most likely its idle close (about 4 s) while the previous file
-		// was being stored. One fresh connection gets another try.
 		s.log.Debugf("%s: server closed the connection before %s; reconnecting", s.tgt.addr, name)
 		if c, err = s.dial(s.ctx); err != nil {
 			return nil, fmt.Errorf("reconnecting: %w", err)
 		}
-		declined, err = s.pull(c, name)
+		declined, err = step(c, name)
 	}
 	if err != nil {
 		c.Close()
@@ -179,34 +236,73 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client,
 	return c, nil
 }
 
-// pull moves one file into the spool. It reports whether the file was
-// declined, and returns an error only when the connection can no longer be
-// used.
-func (s *serverSync) pull(c *tentacle.Client, name string) (declined bool, err error) {
+// move takes a file with MV, the server deleting it as it sends it.
+func (s *serverSync) move(c *tentacle.Client, name string) (declined bool, err error) {
 	var out *spoolWriter
-	n, err := c.Move(s.ctx, name, func(size int64) (io.Writer, error) {
-		if size == 0 {
-			return nil, errUploading
-		}
-		if size > int64(s.cfg.MaxFileSize) {
-			return nil, errTooBig
-		}
-		f, err := s.spool.Create(name)
+	n, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
+		w, err := s.open(name, size, s.spool.Create)
 		if err != nil {
-			return nil, &localError{err}
+			return nil, err
 		}
-		out = &spoolWriter{f: f}
-		return out, nil
+		out = w
+		return w, nil
 	})
 	if err == nil {
 		s.commit(name, out, n)
 		return false, nil
 	}
-	if out != nil {
-		out.f.Abort()
-	}
+	out.abort()
 	var de *tentacle.DeclinedError
 	return errors.As(err, &de), s.settle(name, err, out)
+}
+
+// open checks a file's announced size and starts its spool file with
+// create (spool.Create for a move, spool.CreateCopy for a copy).
+func (s *serverSync) open(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
+	if size == 0 {
+		return nil, errUploading
+	}
+	if size > int64(s.cfg.MaxFileSize) {
+		return nil, errTooBig
+	}
+	if err := s.claim(size); err != nil {
+		return nil, err
+	}
+	return s.create(name, size, create)
+}
+
+// create starts a spool file that holds a claim of size bytes.
+func (s *serverSync) create(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
+	f, err := create(name)
+	if err != nil {
+		s.cfg.release(size)
+		return nil, &localError{err}
+	}
+	return &spoolWriter{f: f, release: func() { s.cfg.release(size) }}, nil
+}
+
+// claim reserves room for size bytes in the spool, or says, once per
+// gather, why there is none.
+func (s *serverSync) claim(size int64) error {
+	avail, err := s.reserve(size)
+	if errors.Is(err, errNoRoom) {
+		s.spoolFull.Do(func() {
+			s.log.Warnf("the spool has %d bytes free and min_free_space keeps %s: leaving files on the servers until there is room (files_deferred)",
+				avail, s.cfg.MinFreeSpace)
+		})
+	}
+	return err
+}
+
+// reserve is claim without a word; it returns the bytes free.
+func (s *serverSync) reserve(size int64) (uint64, error) {
+	avail, total, err := s.spool.Space()
+	if errors.Is(err, errors.ErrUnsupported) {
+		avail, total = math.MaxUint64, 0
+	} else if err != nil {
+		return 0, &localError{err}
+	}
+	return avail, s.cfg.reserve(avail, total, size)
 }
 
 // settle counts a failed MV and tells whether the connection is still good.
@@ -219,6 +315,9 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.As(err, &local):
 		s.count(&s.failed, 0)
 		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, local.err))
+	case errors.Is(err, errNoRoom):
+		s.count(&s.deferred, 0)
+		s.log.Debugf("%s: %s left on the server: no room in the spool", s.tgt.addr, name)
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
@@ -233,9 +332,16 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.matched--
 		s.mu.Unlock()
 		s.log.Debugf("%s: %v", s.tgt.addr, refused)
-	case errors.As(err, &transfer) && out != nil && out.err != nil:
+	case errors.As(err, &transfer) && out != nil && out.err != nil && transfer.Lost:
 		s.countLost()
 		s.stopLocal(fmt.Errorf("writing %s to the spool failed after the server had deleted it; the file is lost: %w", name, out.err))
+	case errors.As(err, &transfer) && out != nil && out.err != nil:
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, out.err))
+	case errors.As(err, &transfer) && !transfer.Lost:
+		// A copy (verified mode) that broke: the server still has the file.
+		s.count(&s.failed, 0)
+		return err
 	case errors.As(err, &transfer):
 		s.countLost()
 		s.log.Errorf("%s: %s is lost: the connection broke after %d of %d bytes and the server had already deleted its copy: %v",
@@ -247,25 +353,37 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	return nil
 }
 
-// commit makes a moved file durable in the spool. Any failure here stops the
-// pull: a spool that cannot store one file will not store the next.
-func (s *serverSync) commit(name string, out *spoolWriter, n int64) {
+// commit makes a pulled file durable in the spool and reports whether it
+// is. Any failure here stops the pull: a spool that cannot store one file
+// will not store the next. In verified mode the server still has the file.
+func (s *serverSync) commit(name string, out *spoolWriter, n int64) bool {
 	final, err := out.f.Commit()
+	out.release()
+	still := ""
+	if s.cfg.Transfer == transferVerified {
+		still = "; it is still on the server"
+	}
 	switch {
 	case err != nil && final != "":
 		s.count(&s.received, n)
-		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable: %w", name, final, err))
+		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable%s: %w", name, final, still, err))
+		return false
+	case err != nil && still != "":
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("cannot store %s in the spool%s: %w", name, still, err))
+		return false
 	case err != nil:
 		// Gone from the server, not in the spool under its name: for the
 		// counts it is lost, though its bytes may be kept (the error says).
 		s.countLost()
 		s.stopLocal(fmt.Errorf("the server has deleted %s but it is not in the spool: %w", name, err))
-	default:
-		s.count(&s.received, n)
-		if final != name {
-			s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
-		}
+		return false
 	}
+	s.count(&s.received, n)
+	if final != name {
+		s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
+	}
+	return true
 }
 
 func (s *serverSync) count(field *int64, bytes int64) {
@@ -285,6 +403,10 @@ func (s *serverSync) countLost() {
 // fail records the failure that decides the result; later ones, on other
 // connections to the same server, are logged.
 func (s *serverSync) fail(err error) {
+	if s.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		s.log.Infof("%s: stopped before the sync ended: %v", s.tgt.addr, err)
+		return
+	}
 	s.mu.Lock()
 	first := s.err == nil
 	if first {
@@ -385,8 +507,17 @@ func (e *localError) Unwrap() error { return e.err }
 // reports inside a TransferError, so that a full disk is told apart from a
 // broken connection.
 type spoolWriter struct {
-	f   *spool.File
-	err error
+	f       *spool.File
+	err     error
+	release func() // gives back the file's claim on the spool's room
+}
+
+// abort drops the unfinished file, if any.
+func (w *spoolWriter) abort() {
+	if w != nil {
+		w.f.Abort()
+		w.release()
+	}
 }
 
 func (w *spoolWriter) Write(p []byte) (int, error) {

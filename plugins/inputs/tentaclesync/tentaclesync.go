@@ -1,6 +1,7 @@
 package tentaclesync
 
 import (
+	"context"
 	"crypto/tls"
 	_ "embed"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -41,11 +43,22 @@ type TentacleSync struct {
 	Include           []string        `toml:"include"`
 	MaxFileSize       config.Size     `toml:"max_file_size"`
 	MaxFilesPerGather int             `toml:"max_files_per_gather"`
+	Transfer          string          `toml:"transfer"`
+	MinFreeSpace      freeSpace       `toml:"min_free_space"`
 	Log               telegraf.Logger `toml:"-"`
 	common_tls.ClientConfig
 
-	include filter.Filter
-	targets []*target
+	include  filter.Filter
+	targets  []*target
+	reserved atomic.Int64 // bytes claimed by files being written (see reserve)
+	recovery *spool.Recovery
+	// gathering is held (shared) by each Gather, so that Stop can wait for
+	// them to end.
+	gathering sync.RWMutex
+
+	// stopping ends at Stop; syncs in flight then wind down (see serverSync).
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // target is one configured server and the lock that keeps two syncs of it
@@ -82,6 +95,9 @@ func (t *TentacleSync) Init() error {
 	if t.MaxFilesPerGather < 0 {
 		return fmt.Errorf("max_files_per_gather: must be 0 (no bound) or more, got %d", t.MaxFilesPerGather)
 	}
+	if t.Transfer != transferMove && t.Transfer != transferVerified {
+		return fmt.Errorf("transfer: must be %q or %q, got %q", transferMove, transferVerified, t.Transfer)
+	}
 	if len(t.Include) == 0 {
 		return errors.New("include: at least one pattern is required")
 	}
@@ -94,7 +110,65 @@ func (t *TentacleSync) Init() error {
 	if err != nil {
 		return err
 	}
-	return t.initTargets(tlsConfig)
+	if err := t.initTargets(tlsConfig); err != nil {
+		return err
+	}
+	if err := t.recoverSpool(); err != nil {
+		return err
+	}
+	t.stopping, t.stop = context.WithCancel(context.Background())
+	return nil
+}
+
+// recoverSpool removes what a crash left half written, and holds the spool
+// against the same from another process while this one runs (see
+// spool.Recover). Init runs once per process start, before any transfer.
+func (t *TentacleSync) recoverSpool() error {
+	sp, err := spool.Open(t.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
+	defer sp.Close()
+	t.recovery.Release()
+	rec, err := sp.Recover()
+	if rec == nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
+	if err != nil {
+		// Leftovers only cost room; the Data Server never reads them.
+		t.Log.Warnf("removing files left half written by an earlier run: %v", err)
+	}
+	t.recovery = rec
+	for _, name := range rec.Removed {
+		t.Log.Infof("removed %s from the spool: a file left half written by an earlier run", name)
+	}
+	if rec.InUse {
+		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone", t.SpoolDir)
+	}
+	if _, _, err := sp.Space(); err != nil {
+		t.Log.Warnf("min_free_space is not enforced: %v", err)
+	}
+	return nil
+}
+
+// Start does nothing: the plugin works in Gather. It is here for Stop.
+func (*TentacleSync) Start(telegraf.Accumulator) error { return nil }
+
+// Stop ends a Gather in progress soon and safely: no new connection or file
+// is started, and a file in flight gets up to timeout to finish before it is
+// cut (and then aborted, leaving no partial file). Stop returns once the
+// Gather has. Telegraf's execd shim only
+// calls Stop once the last Gather has returned, so tentaclesync-execd calls
+// it too, as soon as it is told to end.
+func (t *TentacleSync) Stop() {
+	if t.stop != nil {
+		t.stop()
+	}
+	// Files may be written until the last Gather returns; only then may
+	// another process recover the spool.
+	t.gathering.Lock()
+	defer t.gathering.Unlock()
+	t.recovery.Release()
 }
 
 func (t *TentacleSync) checkSpoolDir() error {
@@ -160,6 +234,8 @@ func serverAddr(s string) (addr, host string, err error) {
 }
 
 func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
+	t.gathering.RLock()
+	defer t.gathering.RUnlock()
 	sp, err := spool.Open(t.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("spool_dir: %w", err)
@@ -167,14 +243,18 @@ func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
 	defer sp.Close()
 
 	var wg sync.WaitGroup
+	var spoolFull sync.Once // one min_free_space warning per gather
 	for _, tgt := range t.targets {
-		wg.Go(func() { t.gatherServer(acc, sp, tgt) })
+		wg.Go(func() { t.gatherServer(acc, sp, tgt, &spoolFull) })
 	}
 	wg.Wait()
 	return nil
 }
 
-func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target) {
+func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target, spoolFull *sync.Once) {
+	if t.stopping.Err() != nil {
+		return // stopped: no new sync, and no metric for one never started
+	}
 	if !tgt.busy.TryLock() {
 		t.Log.Warnf("%s: the previous sync is still running; skipping this gather", tgt.addr)
 		return
@@ -182,13 +262,14 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	defer tgt.busy.Unlock()
 
 	start := time.Now()
-	st := t.newSync(sp, tgt).run()
+	st := t.newSync(sp, tgt, spoolFull).run()
 	res := classify(st.err)
 	acc.AddFields("tentaclesync", map[string]any{
 		"files_received": st.received,
 		"bytes_received": st.bytes,
 		"files_skipped":  st.skipped,
 		"files_failed":   st.failed,
+		"files_deferred": st.deferred,
 		"backlog_files":  st.backlog(),
 		"sync_time":      time.Since(start).Seconds(),
 		"result_code":    res.code,
@@ -211,6 +292,8 @@ func init() {
 			Include:           []string{"*.data"},
 			MaxFileSize:       config.Size(64 << 20),
 			MaxFilesPerGather: 10000,
+			Transfer:          transferMove,
+			MinFreeSpace:      freeSpace{percent: 5},
 		}
 	})
 }

@@ -85,6 +85,7 @@ func newPlugin(t *testing.T, servers ...string) (*TentacleSync, *testutil.Captur
 	p.SpoolDir = t.TempDir()
 	p.Timeout = config.Duration(5 * time.Second)
 	p.Log = log
+	t.Cleanup(p.Stop)
 	return p, log
 }
 
@@ -126,7 +127,8 @@ func metricFor(t *testing.T, acc *testutil.Accumulator, addr string) telegraf.Me
 func expected(addr, result string, code int64, fields map[string]any) telegraf.Metric {
 	all := map[string]any{
 		"files_received": int64(0), "bytes_received": int64(0), "files_skipped": int64(0),
-		"files_failed": int64(0), "backlog_files": int64(0), "sync_time": float64(0), "result_code": code,
+		"files_failed": int64(0), "files_deferred": int64(0), "backlog_files": int64(0),
+		"sync_time": float64(0), "result_code": code,
 	}
 	for k, v := range fields {
 		all[k] = v
@@ -180,6 +182,38 @@ func TestSampleConfigLoadsInTelegraf(t *testing.T) {
 	require.Equal(t, config.Size(64<<20), p.MaxFileSize)
 	require.Equal(t, 10000, p.MaxFilesPerGather)
 	require.Equal(t, certs.CAFile, p.TLSCA)
+	require.Equal(t, "move", p.Transfer)
+	require.Equal(t, freeSpace{percent: 5}, p.MinFreeSpace)
+}
+
+func TestMinFreeSpaceTakesBytesOrAPercent(t *testing.T) {
+	for text, want := range map[string]freeSpace{
+		`"5%"`:      {percent: 5},
+		`"0.5 %"`:   {percent: 0.5},
+		`"2GiB"`:    {bytes: 2 << 30},
+		`"500MB"`:   {bytes: 500_000_000},
+		`1048576`:   {bytes: 1 << 20},
+		`"0"`:       {},
+		`"1048576"`: {bytes: 1 << 20},
+	} {
+		p := loadConfig(t, "min_free_space = "+text)
+		require.Equal(t, want, p.MinFreeSpace, text)
+	}
+	for _, text := range []string{`"100%"`, `"-1%"`, `"NaN%"`, `"lots"`, `"%"`, `"-5"`} {
+		c := config.NewConfig()
+		err := c.LoadConfigData([]byte("[[inputs.tentaclesync]]\nservers = [\"h\"]\nmin_free_space = "+text+"\n"), config.EmptySourcePath)
+		require.ErrorContains(t, err, "min_free_space", text)
+	}
+	require.Equal(t, uint64(5_000), freeSpace{percent: 5}.of(100_000))
+	require.Equal(t, uint64(7), freeSpace{bytes: 7}.of(100_000))
+}
+
+func loadConfig(t *testing.T, lines ...string) *TentacleSync {
+	t.Helper()
+	c := config.NewConfig()
+	data := "[[inputs.tentaclesync]]\nservers = [\"h\"]\n" + strings.Join(lines, "\n") + "\n"
+	require.NoError(t, c.LoadConfigData([]byte(data), config.EmptySourcePath))
+	return c.Inputs[0].Input.(*TentacleSync)
 }
 
 func TestInitRejectsBadConfig(t *testing.T) {
@@ -206,6 +240,7 @@ func TestInitRejectsBadConfig(t *testing.T) {
 		"zero timeout":      {func(p *TentacleSync) { p.Timeout = 0 }, "timeout"},
 		"zero file size":    {func(p *TentacleSync) { p.MaxFileSize = 0 }, "max_file_size"},
 		"negative bound":    {func(p *TentacleSync) { p.MaxFilesPerGather = -1 }, "max_files_per_gather"},
+		"unknown transfer":  {func(p *TentacleSync) { p.Transfer = "copy" }, `transfer: must be "move" or "verified", got "copy"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := newPlugin(t, "10.0.0.1")
@@ -423,10 +458,7 @@ func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
 func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\nbroken.1.data\nnext.1.data\n")
-		_, _ = r.ReadString('\n') // MV <broken.1.data>
-		_, _ = io.WriteString(conn, "MV SIZE 1000\n")
-		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, strings.Repeat("x", 300))
+		answerFetch(conn, r, "MV", 1000, strings.Repeat("x", 300))
 	})
 	p, log := newPlugin(t, addr)
 	p.Connections = 1
@@ -451,10 +483,7 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
 			return
 		}
-		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, "MV SIZE 4\n")
-		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, "data")
+		answerFetch(conn, r, "MV", 4, "data")
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
@@ -464,6 +493,16 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 		"files_received": int64(1), "bytes_received": int64(4),
 	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
 	require.Equal(t, map[string][]byte{"a.1.data": []byte("data")}, spoolFiles(t, p.SpoolDir))
+}
+
+// answerFetch plays a server's side of one MV or RECV: it reads the
+// command, announces size, reads the client's OK (or decline) and sends
+// body, which may be shorter than size.
+func answerFetch(conn net.Conn, r *bufio.Reader, cmd string, size int, body string) {
+	_, _ = r.ReadString('\n')
+	fmt.Fprintf(conn, "%s SIZE %d\n", cmd, size)
+	_, _ = r.ReadString('\n')
+	_, _ = io.WriteString(conn, body)
 }
 
 // answerLS plays a server's side of "LS <>" with the given listing body.
