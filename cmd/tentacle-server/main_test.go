@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -19,28 +18,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tentaclesync/tentaclesync/internal/gobuild"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
-var binary string
+var binary = gobuild.Once("tentacle-server", false)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tentacle-server-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tentacle-server")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building tentacle-server:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	binary.Remove()
 	os.Exit(code)
 }
 
@@ -49,7 +37,7 @@ var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 // start runs the binary and returns the address it printed once listening.
 func start(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(binary.Path(t), args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -130,7 +118,7 @@ func TestRefusesABadCommandLine(t *testing.T) {
 		{[]string{"-s", dir, "-i", "[:conf"}, "-i"},
 	} {
 		var stderr bytes.Buffer
-		cmd := exec.Command(binary, append(tc.args, "-p", "0", "-a", "127.0.0.1")...)
+		cmd := exec.Command(binary.Path(t), append(tc.args, "-p", "0", "-a", "127.0.0.1")...)
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		var exit *exec.ExitError

@@ -27,32 +27,14 @@ import (
 // These tests run the real binary, built once, the way Telegraf's execd
 // runs it.
 
-var (
-	binDir string
-	// build runs inside the tests, not in TestMain, so that go test's
-	// cache sees the sources gobuild reads (see gobuild.Command).
-	build = sync.OnceValues(func() (string, error) {
-		binary := filepath.Join(binDir, "tentaclesync-execd")
-		return binary, gobuild.Command(binary, raceEnabled)
-	})
-)
+var binary = gobuild.Once("tentaclesync-execd", raceEnabled)
 
 // execd is the built binary.
-func execd(t *testing.T) string {
-	t.Helper()
-	binary, err := build()
-	require.NoError(t, err, "building tentaclesync-execd")
-	return binary
-}
+func execd(t *testing.T) string { return binary.Path(t) }
 
 func TestMain(m *testing.M) {
-	var err error
-	if binDir, err = os.MkdirTemp("", "tentaclesync-execd-test-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(binDir)
+	binary.Remove()
 	os.Exit(code)
 }
 

@@ -8,7 +8,49 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"testing"
 )
+
+// Binary is the command in the current directory, built on first use.
+type Binary struct {
+	name string
+	race bool
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// Once is the command in the current directory, to be built as name, with
+// the race detector when race is set.
+func Once(name string, race bool) *Binary {
+	return &Binary{name: name, race: race}
+}
+
+// Path builds the command on the first call and returns its path. Call it
+// from the tests, not from TestMain: only there does go test's cache see the
+// files that Command reads.
+func (b *Binary) Path(t testing.TB) string {
+	t.Helper()
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", b.name+"-test-"); b.err == nil {
+			b.path = filepath.Join(b.dir, b.name)
+			b.err = Command(b.path, b.race)
+		}
+	})
+	if b.err != nil {
+		t.Fatalf("building %s: %v", b.name, b.err)
+	}
+	return b.path
+}
+
+// Remove deletes the built command; TestMain calls it after the tests.
+func (b *Binary) Remove() {
+	if b.dir != "" {
+		_ = os.RemoveAll(b.dir)
+	}
+}
 
 // Command builds the main package in the current directory into out, with
 // the race detector when race is set.
