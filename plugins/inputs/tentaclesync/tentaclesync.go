@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/tentaclesync/tentaclesync/internal/state"
 	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 )
@@ -41,6 +43,8 @@ type TentacleSync struct {
 	Include           []string        `toml:"include"`
 	MaxFileSize       config.Size     `toml:"max_file_size"`
 	MaxFilesPerGather int             `toml:"max_files_per_gather"`
+	ConfigSync        bool            `toml:"config_sync"`
+	StateDir          string          `toml:"state_dir"`
 	Log               telegraf.Logger `toml:"-"`
 	common_tls.ClientConfig
 
@@ -90,6 +94,11 @@ func (t *TentacleSync) Init() error {
 		return fmt.Errorf("include: %w", err)
 	}
 	t.include = include
+	if t.ConfigSync {
+		if err := state.Prepare(t.StateDir); err != nil {
+			return fmt.Errorf("state_dir: %w", err)
+		}
+	}
 	tlsConfig, err := t.tlsConfig()
 	if err != nil {
 		return err
@@ -182,9 +191,15 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	defer tgt.busy.Unlock()
 
 	start := time.Now()
-	st := t.newSync(sp, tgt).run()
+	pull := t.newSync(sp, tgt)
+	st := pull.run()
 	res := classify(st.err)
-	acc.AddFields("tentaclesync", map[string]any{
+	var cs configStats
+	if t.ConfigSync && st.err == nil {
+		cs = pull.syncConfig()
+		res = classify(cs.connErr)
+	}
+	fields := map[string]any{
 		"files_received": st.received,
 		"bytes_received": st.bytes,
 		"files_skipped":  st.skipped,
@@ -192,12 +207,19 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 		"backlog_files":  st.backlog(),
 		"sync_time":      time.Since(start).Seconds(),
 		"result_code":    res.code,
-	}, map[string]string{"server": tgt.addr, "result": res.name})
+	}
+	maps.Copy(fields, cs.fields())
+	acc.AddFields("tentaclesync", fields, map[string]string{"server": tgt.addr, "result": res.name})
 	if st.err != nil {
 		acc.AddError(fmt.Errorf("%s: %w", tgt.addr, st.err))
 	}
 	if st.localErr != nil {
 		acc.AddError(fmt.Errorf("%s: pulling stopped: %w", tgt.addr, st.localErr))
+	}
+	for _, err := range append(cs.errs, cs.connErr) {
+		if err != nil {
+			acc.AddError(fmt.Errorf("%s: config sync: %w", tgt.addr, err))
+		}
 	}
 }
 
@@ -211,6 +233,8 @@ func init() {
 			Include:           []string{"*.data"},
 			MaxFileSize:       config.Size(64 << 20),
 			MaxFilesPerGather: 10000,
+			ConfigSync:        true,
+			StateDir:          "/var/lib/tentaclesync",
 		}
 	})
 }
