@@ -94,16 +94,20 @@ func (t *TentacleSync) Init() error {
 		return fmt.Errorf("include: %w", err)
 	}
 	t.include = include
+	tlsConfig, err := t.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if err := t.initTargets(tlsConfig); err != nil {
+		return err
+	}
+	// Last, so that only a configuration that is otherwise good creates it.
 	if t.ConfigSync {
 		if err := state.Prepare(t.StateDir); err != nil {
 			return fmt.Errorf("state_dir: %w", err)
 		}
 	}
-	tlsConfig, err := t.tlsConfig()
-	if err != nil {
-		return err
-	}
-	return t.initTargets(tlsConfig)
+	return nil
 }
 
 func (t *TentacleSync) checkSpoolDir() error {
