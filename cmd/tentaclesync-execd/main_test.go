@@ -54,8 +54,8 @@ func TestMain(m *testing.M) {
 // certificates and a password, and the central side's configuration for it.
 type site struct {
 	remote, spool, state, config string
-	addr                  string
-	files                 map[string][]byte
+	addr                         string
+	files                        map[string][]byte
 }
 
 func newSite(t *testing.T) *site {
