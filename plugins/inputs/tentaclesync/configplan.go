@@ -119,7 +119,7 @@ func planConfig(v configView) configPlan {
 		}
 		entry, known := v.known[f.String()]
 		switch {
-		case !known && pulledKind(f):
+		case !known && v.firstContact(f):
 			p.pull = append(p.pull, f)
 		case known && entry.Pushed && v.centralDirs[f.dir]:
 			p.remove = append(p.remove, f)
@@ -174,7 +174,14 @@ func (v configView) inStep(f cfgFile) bool {
 	return ok && sum == v.central[m].sum
 }
 
-func pulledKind(f cfgFile) bool {
+// firstContact tells whether a file only the server holds is one an agent
+// uploaded on first contact: a conf file, or the md5 file beside one. An
+// md5 file without a conf file belongs to a collection or command that the
+// central side no longer has, and must not come back through here.
+func (v configView) firstContact(f cfgFile) bool {
+	if f.isMD5() {
+		return v.remote[cfgFile{dir: "conf", name: f.base() + ".conf"}]
+	}
 	for _, k := range configKinds {
 		if k.dir == f.dir {
 			return k.pulled

@@ -237,7 +237,7 @@ func (cs *configSync) pullAll(files []cfgFile) error {
 	held := map[string]bool{}
 	for _, f := range files {
 		if f.isMD5() && held[f.base()] {
-			cs.fileFailed(fmt.Errorf("not pulling %s: pulling its payload failed", f))
+			cs.log.Debugf("%s: not pulling %s before its conf file", cs.tgt.addr, f)
 			continue
 		}
 		err := cs.pullFile(f)
@@ -245,6 +245,9 @@ func (cs *configSync) pullAll(files []cfgFile) error {
 			continue
 		}
 		held[f.base()] = true
+		if errors.Is(err, errUploading) {
+			continue
+		}
 		if !perFile(err) {
 			return fmt.Errorf("pulling %s: %w", f, err)
 		}
@@ -286,7 +289,7 @@ func (cs *configSync) pullFile(f cfgFile) error {
 	})
 	if errors.Is(err, errUploading) {
 		cs.log.Debugf("%s: %s is empty, still being uploaded; not pulled yet", cs.tgt.addr, f)
-		return nil
+		return errUploading
 	}
 	if err != nil {
 		return err
