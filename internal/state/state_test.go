@@ -39,7 +39,7 @@ func TestLoadRefusesWhatItCannotTrust(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"version":2,"server":"h:1","files":{}}`: "format version 2",
 		`{"version":1,"server":"h:2","files":{}}`: `not "h:1"`,
-		`{"version":1,`:                            "unexpected end of JSON",
+		`{"version":1,`: "unexpected end of JSON",
 	} {
 		write(body)
 		st, err := state.Load(dir, "h:1")
