@@ -1,17 +1,23 @@
 package tentaclesync
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tentaclesync/tentaclesync/internal/scripted"
+	"github.com/tentaclesync/tentaclesync/internal/state"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
@@ -298,4 +304,46 @@ func TestInitMakesStateDir(t *testing.T) {
 	require.ErrorContains(t, p.Init(), "state_dir")
 	p.StateDir = ""
 	require.ErrorContains(t, p.Init(), "state_dir")
+}
+
+func TestBrokenConfigConnectionDecidesTheResult(t *testing.T) {
+	var conns atomic.Int64
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		if conns.Add(1) == 1 {
+			answerLS(conn, r, ".\n..\n") // the data pull: nothing waiting
+			_, _ = r.ReadString('\n')    // QUIT
+			return
+		}
+		_, _ = r.ReadString('\n') // LS <tentaclesync.conf>
+		_, _ = io.WriteString(conn, "garbage\n")
+	})
+	p, _ := newPlugin(t, addr)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+	m := metricFor(t, acc, addr)
+	require.Equal(t, "protocol_error", m.Tags()["result"], "the data pull went well, but the server did not")
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], addr+": config sync: listing conf/")
+}
+
+func TestUnreadableStateFallsBackToComparing(t *testing.T) {
+	var sends sendLog
+	r := startRemote(t, recordSends(&sends))
+	p, log := newPlugin(t, r.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "conf/a.conf", "agent_name a\n")
+	putCentral(t, p, "md5/a.md5", "a-md5")
+	gather(t, p)
+	require.Equal(t, []string{"a.conf", "a.md5"}, sends.take())
+
+	stateFile := filepath.Join(p.StateDir, state.FileName(r.addr()))
+	require.NoError(t, os.WriteFile(stateFile, []byte("{not json"), 0o640))
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	require.Empty(t, sends.take(), "the server's md5 file shows it is in step")
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "state_dir")
+	st, err := state.Load(p.StateDir, r.addr())
+	require.NoError(t, err, "rewritten whole")
+	require.Len(t, st.Files, 2)
 }
