@@ -156,3 +156,11 @@ type existsError struct{ name string }
 
 func (e *existsError) Error() string { return e.name + " appeared meanwhile; the new copy is dropped" }
 func (e *existsError) Unwrap() error { return fs.ErrExist }
+
+// Stat describes a file of the spool without following a symbolic link.
+func (s *Spool) Stat(name string) (fs.FileInfo, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	return s.root.Lstat(name)
+}

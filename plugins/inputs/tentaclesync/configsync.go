@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"time"
 
 	"github.com/tentaclesync/tentaclesync/internal/state"
 	"github.com/tentaclesync/tentaclesync/spool"
@@ -44,6 +45,7 @@ type configSync struct {
 	*serverSync
 	c       *tentacle.Client
 	state   *state.Server
+	changed bool // the state differs from its file
 	subdirs map[string]*spool.Spool
 	configStats
 }
@@ -67,6 +69,7 @@ func (cs *configSync) run() error {
 	}
 	cs.state, err = state.Load(cs.cfg.StateDir, cs.tgt.addr)
 	if err != nil {
+		cs.changed = true
 		// Starting afresh is safe: files are compared, not re-sent
 		// blindly, and nothing unknown is ever removed.
 		cs.log.Warnf("%s: state_dir: %v; comparing with the server's files instead", cs.tgt.addr, err)
@@ -83,7 +86,7 @@ func (cs *configSync) run() error {
 		cs.record(f, c, false)
 	}
 	for _, f := range plan.forget {
-		delete(cs.state.Files, f.String())
+		cs.forget(f)
 	}
 	defer cs.save()
 	if err := cs.pullAll(plan.pull); err != nil {
@@ -105,6 +108,9 @@ func (cs *configSync) close() {
 }
 
 func (cs *configSync) save() {
+	if !cs.changed {
+		return
+	}
 	if err := cs.state.Save(cs.cfg.StateDir); err != nil {
 		cs.fileFailed(fmt.Errorf("state_dir: saving the state failed; the next gather compares with the server's files instead: %w", err))
 	}
@@ -131,17 +137,40 @@ func (cs *configSync) scanCentral() (configView, error) {
 				continue
 			}
 			f := cfgFile{dir: k.dir, name: name}
-			c, err := cs.centralContent(sub, name)
+			c, err := cs.centralContent(sub, f)
 			if err != nil {
 				return v, fmt.Errorf("%s: %w", f, err)
 			}
 			v.central[f] = c
 		}
 	}
+	seen := make(map[string]bool, len(v.central))
+	for f := range v.central {
+		seen[f.String()] = true
+	}
+	cs.cfg.sums.keep(seen)
 	return v, nil
 }
 
-func (cs *configSync) centralContent(sub *spool.Spool, name string) (content, error) {
+// centralContent is the SHA-256 and size of a central file, from the cache
+// while the file's stamp is unchanged.
+func (cs *configSync) centralContent(sub *spool.Spool, f cfgFile) (content, error) {
+	readAt := time.Now()
+	info, err := sub.Stat(f.name)
+	if err != nil {
+		return content{}, err
+	}
+	if c, ok := cs.cfg.sums.get(f.String(), info); ok {
+		return c, nil
+	}
+	c, err := hashFile(sub, f.name)
+	if err == nil {
+		cs.cfg.sums.put(f.String(), info, c, readAt)
+	}
+	return c, err
+}
+
+func hashFile(sub *spool.Spool, name string) (content, error) {
 	file, err := sub.Open(name)
 	if err != nil {
 		return content{}, err
@@ -401,7 +430,7 @@ func (cs *configSync) removeFile(f cfgFile) error {
 	}
 	if entry := cs.state.Files[f.String()]; sum != entry.SHA256 {
 		cs.log.Infof("%s: %s was deleted on the central side but changed on the server since it was pushed; leaving it there", cs.tgt.addr, f)
-		delete(cs.state.Files, f.String())
+		cs.forget(f)
 		return nil
 	}
 	err = cs.do(func(c *tentacle.Client) error {
@@ -412,14 +441,23 @@ func (cs *configSync) removeFile(f cfgFile) error {
 		return err
 	}
 	cs.removed++
-	delete(cs.state.Files, f.String())
+	cs.forget(f)
 	cs.log.Infof("%s: removed %s from the server: deleted on the central side", cs.tgt.addr, f)
 	return nil
 }
 
 func (cs *configSync) record(f cfgFile, c content, pushed bool) {
-	entry := cs.state.Files[f.String()]
-	cs.state.Files[f.String()] = state.Entry{SHA256: c.sum, Size: c.size, Pushed: pushed || entry.Pushed}
+	old := cs.state.Files[f.String()]
+	entry := state.Entry{SHA256: c.sum, Size: c.size, Pushed: pushed || old.Pushed}
+	if entry != old {
+		cs.state.Files[f.String()] = entry
+		cs.changed = true
+	}
+}
+
+func (cs *configSync) forget(f cfgFile) {
+	delete(cs.state.Files, f.String())
+	cs.changed = true
 }
 
 func (cs *configSync) fileFailed(err error) {

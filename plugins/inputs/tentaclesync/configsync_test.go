@@ -59,7 +59,7 @@ func recordSends(l *sendLog) func(*server.Config) {
 	return func(cfg *server.Config) { cfg.Logger = slog.New(l) }
 }
 
-func putCentral(t *testing.T, p *TentacleSync, rel, data string) {
+func putCentral(t testing.TB, p *TentacleSync, rel, data string) {
 	t.Helper()
 	path := filepath.Join(p.SpoolDir, rel)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))

@@ -50,6 +50,7 @@ type TentacleSync struct {
 
 	include filter.Filter
 	targets []*target
+	sums    sumCache
 }
 
 // target is one configured server and the lock that keeps two syncs of it

@@ -34,7 +34,7 @@ type remote struct {
 	accepts atomic.Int64
 }
 
-func startRemote(t *testing.T, tweak func(*server.Config)) *remote {
+func startRemote(t testing.TB, tweak func(*server.Config)) *remote {
 	t.Helper()
 	r := &remote{dir: t.TempDir()}
 	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
@@ -58,7 +58,7 @@ func startRemote(t *testing.T, tweak func(*server.Config)) *remote {
 
 func (r *remote) addr() string { return r.address }
 
-func (r *remote) put(t *testing.T, name string, data []byte) {
+func (r *remote) put(t testing.TB, name string, data []byte) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(r.dir, name), data, 0o644))
 }
@@ -77,7 +77,7 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 // newPlugin is the plugin as Telegraf creates it, with a fresh spool.
-func newPlugin(t *testing.T, servers ...string) (*TentacleSync, *testutil.CaptureLogger) {
+func newPlugin(t testing.TB, servers ...string) (*TentacleSync, *testutil.CaptureLogger) {
 	t.Helper()
 	p := inputs.Inputs["tentaclesync"]().(*TentacleSync)
 	log := &testutil.CaptureLogger{Name: "inputs.tentaclesync"}
