@@ -64,7 +64,7 @@ func (s *serverSync) syncConfig() configStats {
 func (cs *configSync) run() error {
 	v, err := cs.scanCentral()
 	if err != nil {
-		cs.fileFailed(fmt.Errorf("reading the central configuration, nothing done: %w", err))
+		cs.report(fmt.Errorf("reading the central configuration, nothing done: %w", err))
 		return nil
 	}
 	cs.state, err = state.Load(cs.cfg.StateDir, cs.tgt.addr)
@@ -112,7 +112,7 @@ func (cs *configSync) save() {
 		return
 	}
 	if err := cs.state.Save(cs.cfg.StateDir); err != nil {
-		cs.fileFailed(fmt.Errorf("state_dir: saving the state failed; the next gather compares with the server's files instead: %w", err))
+		cs.report(fmt.Errorf("state_dir: saving the state failed; the next gather compares with the server's files instead: %w", err))
 	}
 }
 
@@ -364,6 +364,10 @@ func (cs *configSync) sendFile(f cfgFile) error {
 		return &localError{fmt.Errorf("sending %s: %w", f, err)}
 	}
 	data, err := sub.ReadFile(f.name, int64(cs.cfg.MaxFileSize))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted since the scan: the next gather sees that.
+		return nil
+	}
 	if err != nil {
 		return &localError{fmt.Errorf("sending %s: %w", f, err)}
 	}
@@ -462,6 +466,11 @@ func (cs *configSync) forget(f cfgFile) {
 
 func (cs *configSync) fileFailed(err error) {
 	cs.failed++
+	cs.report(err)
+}
+
+// report records a failure that is not one file's.
+func (cs *configSync) report(err error) {
 	cs.errs = append(cs.errs, err)
 }
 

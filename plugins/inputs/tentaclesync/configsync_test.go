@@ -347,3 +347,24 @@ func TestUnreadableStateFallsBackToComparing(t *testing.T) {
 	require.NoError(t, err, "rewritten whole")
 	require.Len(t, st.Files, 2)
 }
+
+func TestUnreadableCentralSideChangesNothing(t *testing.T) {
+	r := startRemote(t, nil)
+	p, _ := newPlugin(t, r.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "collections/fc_1.zip", "PK-1")
+	putCentral(t, p, "conf/a.conf", "agent_name a\n")
+	gather(t, p)
+	require.FileExists(t, filepath.Join(r.dir, "collections", "fc_1.zip"))
+
+	// collections/ is no longer a directory that can be read.
+	require.NoError(t, os.RemoveAll(filepath.Join(p.SpoolDir, "collections")))
+	putCentral(t, p, "collections", "not a directory")
+	putCentral(t, p, "conf/a.conf", "agent_name a, edited\n")
+	acc := gather(t, p)
+	require.Equal(t, counts(0, 0, 0, 0, 0, 0), configFields(t, acc, r.addr()))
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], "reading the central configuration, nothing done")
+	require.FileExists(t, filepath.Join(r.dir, "collections", "fc_1.zip"), "a file it cannot see is not a deleted file")
+	require.Equal(t, "agent_name a\n", readFile(t, filepath.Join(r.dir, "conf", "a.conf")))
+}
