@@ -18,10 +18,15 @@ import (
 	"unicode/utf8"
 )
 
-// TempPrefix starts the name of every file still being written. The Data
-// Server takes only *.data, and a crash leaves nothing else with this prefix,
-// so leftovers can be told apart from everyone else's files.
+// TempPrefix starts the name of every file still being written, and of the
+// complete files that could not be given their name (see Commit). The Data
+// Server takes only *.data, so it never reads either.
 const TempPrefix = ".tentaclesync-"
+
+const (
+	tempSuffix = ".tmp"  // being written: a crash leaves it incomplete
+	keptSuffix = ".kept" // complete, but nameless: never removed by Recover
+)
 
 const (
 	maxNameLen = 255 // NAME_MAX on Linux
@@ -97,7 +102,7 @@ func (s *Spool) Create(name string) (*File, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	tmp := TempPrefix + rand.Text() + ".tmp"
+	tmp := TempPrefix + rand.Text() + tempSuffix
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("create temporary file in %s: %w", s.dir, err)
@@ -135,8 +140,16 @@ func (f *File) Commit() (string, error) {
 	return final, err
 }
 
+// kept moves complete bytes that could not be named out of the way of
+// Recover, which removes every *.tmp at the next start. If even that rename
+// fails the bytes stay under the temporary name, and the error says both.
 func (f *File) kept(err error) error {
-	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, f.tmp))
+	kept := TempPrefix + rand.Text() + keptSuffix
+	if rerr := f.s.root.Rename(f.tmp, kept); rerr != nil {
+		return fmt.Errorf("storing %s: %w; its bytes are in %s, which the next start removes unless it is moved (renaming it failed: %v)",
+			f.name, err, filepath.Join(f.s.dir, f.tmp), rerr)
+	}
+	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, kept))
 }
 
 // Abort drops an unfinished file.

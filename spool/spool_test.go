@@ -133,6 +133,12 @@ func TestCommitKeepsTheBytesWhenNoNameIsFree(t *testing.T) {
 	require.ErrorContains(t, err, "its bytes are kept in "+filepath.Join(dir, spool.TempPrefix))
 	kept, _ := filepath.Glob(filepath.Join(dir, spool.TempPrefix+"*"))
 	require.Len(t, kept, 1)
+	require.True(t, strings.HasSuffix(kept[0], ".kept"), "out of the way of Recover: %s", kept[0])
 	got, _ := os.ReadFile(kept[0])
 	require.Equal(t, "the only copy", string(got))
+
+	removed, err := s.Recover()
+	require.NoError(t, err)
+	require.Empty(t, removed)
+	require.FileExists(t, kept[0], "a restart keeps the only copy")
 }

@@ -7,7 +7,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf/plugins/common/shim"
@@ -25,9 +28,17 @@ func main() {
 		"gather once, print line protocol and exit: 0 when every server succeeded, 1 otherwise")
 	flag.Parse()
 
+	// -once reads no stdin, so only a signal ends it early.
+	ending := watchForEnd(!*gatherOnce)
 	s := shim.New()
 	if err := s.LoadConfig(configFile); err != nil {
 		fail("loading configuration %q: %v", *configFile, err)
+	}
+	if stopper, ok := s.Input.(interface{ Stop() }); ok {
+		go func() {
+			<-ending
+			stopper.Stop()
+		}()
 	}
 	if *gatherOnce {
 		ok, err := once.Gather(s, os.Stdout)
@@ -45,6 +56,36 @@ func main() {
 	if err := s.Run(*pollInterval); err != nil {
 		fail("%v", err)
 	}
+}
+
+// watchForEnd returns a channel closed when the process is told to end:
+// SIGINT, SIGTERM, or stdin closing, which is how Telegraf ends an execd
+// input with signal = "STDIN". The shim notices the same events, but acts
+// on them only once the running Gather returns, and a Gather can take long.
+// Stdin is relayed through a pipe, so the shim, created after this, still
+// reads every line and sees the close.
+func watchForEnd(stdinToo bool) <-chan struct{} {
+	end := make(chan struct{})
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	stdinClosed := make(chan struct{})
+	if r, w, err := os.Pipe(); stdinToo && err == nil {
+		stdin := os.Stdin
+		os.Stdin = r
+		go func() {
+			_, _ = io.Copy(w, stdin)
+			w.Close()
+			close(stdinClosed)
+		}()
+	}
+	go func() {
+		select {
+		case <-signals:
+		case <-stdinClosed:
+		}
+		close(end)
+	}()
+	return end
 }
 
 func fail(format string, args ...any) {

@@ -2,6 +2,7 @@ package tentaclesync
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,10 +55,19 @@ type configSync struct {
 // configPlan for what and in which order.
 func (s *serverSync) syncConfig() configStats {
 	cs := &configSync{serverSync: s, subdirs: map[string]*spool.Spool{}}
-	defer cs.close()
-	if err := cs.run(); err != nil {
-		cs.connErr = err
+	if s.ctx.Err() != nil {
+		return cs.configStats // stopping: no new connection
 	}
+	defer cs.close()
+	err := cs.run()
+	if s.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// A SEND cut short leaves a short file on the server, but its md5
+		// file was not sent, so no agent reads it; the next gather sends
+		// it again.
+		s.log.Infof("%s: stopped before the configuration sync ended: %v", s.tgt.addr, err)
+		return cs.configStats
+	}
+	cs.connErr = err
 	return cs.configStats
 }
 

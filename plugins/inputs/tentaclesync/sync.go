@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,13 @@ type serverSync struct {
 	log   telegraf.Logger
 	spool *spool.Spool
 	tgt   *target
-	ctx   context.Context
+	// ctx ends when the plugin stops: no new connection or file after that.
+	// xfer ends timeout later, so a file in flight gets the time of one
+	// operation to finish before it is cut.
+	ctx  context.Context
+	xfer context.Context
+
+	spoolFull sync.Once // the min_free_space warning, once per gather
 
 	// stop is set after a local failure: every further file moved would be
 	// lost, so the workers finish the file in hand and take no more.
@@ -37,6 +44,7 @@ type stats struct {
 	received int64
 	bytes    int64
 	skipped  int64 // left on the server on purpose
+	deferred int64 // left on the server for want of room in the spool
 	failed   int64
 	lost     int64 // failed after the server had deleted its copy
 	err      error // the first network or protocol failure
@@ -50,12 +58,17 @@ func (s *stats) backlog() int64 {
 }
 
 func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: context.Background()}
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping}
 }
 
 // run lists the server, then moves the selected files over up to
 // `connections` connections, and returns what happened.
 func (s *serverSync) run() stats {
+	xfer, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	grace := context.AfterFunc(s.ctx, func() { time.AfterFunc(time.Duration(s.cfg.Timeout), cancel) })
+	defer grace()
+	s.xfer = xfer
 	c, err := s.connect()
 	if err != nil {
 		s.fail(err)
@@ -132,8 +145,13 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 		}
 	}()
 	for name := range jobs {
-		if s.stop.Load() {
+		if s.stop.Load() || s.ctx.Err() != nil {
 			return
+		}
+		if err := s.claim(0); err != nil {
+			// Not even an empty file fits: no MV is worth its decline.
+			s.settle(name, err, nil)
+			continue
 		}
 		if c == nil {
 			var err error
@@ -179,34 +197,66 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client,
 	return c, nil
 }
 
-// pull moves one file into the spool. It reports whether the file was
+// pull brings one file into the spool. It reports whether the file was
 // declined, and returns an error only when the connection can no longer be
 // used.
 func (s *serverSync) pull(c *tentacle.Client, name string) (declined bool, err error) {
+	if s.cfg.Transfer == transferVerified {
+		return s.pullVerified(c, name)
+	}
 	var out *spoolWriter
-	n, err := c.Move(s.ctx, name, func(size int64) (io.Writer, error) {
-		if size == 0 {
-			return nil, errUploading
-		}
-		if size > int64(s.cfg.MaxFileSize) {
-			return nil, errTooBig
-		}
-		f, err := s.spool.Create(name)
+	n, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
+		w, err := s.open(name, size)
 		if err != nil {
-			return nil, &localError{err}
+			return nil, err
 		}
-		out = &spoolWriter{f: f}
-		return out, nil
+		out = w
+		return w, nil
 	})
 	if err == nil {
 		s.commit(name, out, n)
 		return false, nil
 	}
-	if out != nil {
-		out.f.Abort()
-	}
+	out.abort()
 	var de *tentacle.DeclinedError
 	return errors.As(err, &de), s.settle(name, err, out)
+}
+
+// open checks a file's announced size and starts its spool file.
+func (s *serverSync) open(name string, size int64) (*spoolWriter, error) {
+	if size == 0 {
+		return nil, errUploading
+	}
+	if size > int64(s.cfg.MaxFileSize) {
+		return nil, errTooBig
+	}
+	if err := s.claim(size); err != nil {
+		return nil, err
+	}
+	f, err := s.spool.Create(name)
+	if err != nil {
+		s.cfg.release(size)
+		return nil, &localError{err}
+	}
+	return &spoolWriter{f: f, release: func() { s.cfg.release(size) }}, nil
+}
+
+// claim reserves room for size bytes in the spool (see reserve).
+func (s *serverSync) claim(size int64) error {
+	avail, total, err := s.spool.Space()
+	if errors.Is(err, errors.ErrUnsupported) {
+		avail, total = math.MaxUint64, 0
+	} else if err != nil {
+		return &localError{err}
+	}
+	if err := s.cfg.reserve(avail, total, size); err != nil {
+		s.spoolFull.Do(func() {
+			s.log.Warnf("%s: the spool has %d bytes free and min_free_space keeps %s: leaving files on the server until there is room",
+				s.tgt.addr, avail, s.cfg.MinFreeSpace)
+		})
+		return err
+	}
+	return nil
 }
 
 // settle counts a failed MV and tells whether the connection is still good.
@@ -219,6 +269,8 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.As(err, &local):
 		s.count(&s.failed, 0)
 		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, local.err))
+	case errors.Is(err, errNoRoom):
+		s.count(&s.deferred, 0)
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
@@ -233,9 +285,16 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.matched--
 		s.mu.Unlock()
 		s.log.Debugf("%s: %v", s.tgt.addr, refused)
-	case errors.As(err, &transfer) && out != nil && out.err != nil:
+	case errors.As(err, &transfer) && out != nil && out.err != nil && transfer.Lost:
 		s.countLost()
 		s.stopLocal(fmt.Errorf("writing %s to the spool failed after the server had deleted it; the file is lost: %w", name, out.err))
+	case errors.As(err, &transfer) && out != nil && out.err != nil:
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, out.err))
+	case errors.As(err, &transfer) && !transfer.Lost:
+		// A copy (verified mode) that broke: the server still has the file.
+		s.count(&s.failed, 0)
+		return err
 	case errors.As(err, &transfer):
 		s.countLost()
 		s.log.Errorf("%s: %s is lost: the connection broke after %d of %d bytes and the server had already deleted its copy: %v",
@@ -247,25 +306,37 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	return nil
 }
 
-// commit makes a moved file durable in the spool. Any failure here stops the
-// pull: a spool that cannot store one file will not store the next.
-func (s *serverSync) commit(name string, out *spoolWriter, n int64) {
+// commit makes a pulled file durable in the spool and reports whether it
+// is. Any failure here stops the pull: a spool that cannot store one file
+// will not store the next. In verified mode the server still has the file.
+func (s *serverSync) commit(name string, out *spoolWriter, n int64) bool {
 	final, err := out.f.Commit()
+	out.release()
+	still := ""
+	if s.cfg.Transfer == transferVerified {
+		still = "; it is still on the server"
+	}
 	switch {
 	case err != nil && final != "":
 		s.count(&s.received, n)
-		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable: %w", name, final, err))
+		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable%s: %w", name, final, still, err))
+		return false
+	case err != nil && still != "":
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("cannot store %s in the spool%s: %w", name, still, err))
+		return false
 	case err != nil:
 		// Gone from the server, not in the spool under its name: for the
 		// counts it is lost, though its bytes may be kept (the error says).
 		s.countLost()
 		s.stopLocal(fmt.Errorf("the server has deleted %s but it is not in the spool: %w", name, err))
-	default:
-		s.count(&s.received, n)
-		if final != name {
-			s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
-		}
+		return false
 	}
+	s.count(&s.received, n)
+	if final != name {
+		s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
+	}
+	return true
 }
 
 func (s *serverSync) count(field *int64, bytes int64) {
@@ -285,6 +356,10 @@ func (s *serverSync) countLost() {
 // fail records the failure that decides the result; later ones, on other
 // connections to the same server, are logged.
 func (s *serverSync) fail(err error) {
+	if s.ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		s.log.Infof("%s: stopped before the sync ended: %v", s.tgt.addr, err)
+		return
+	}
 	s.mu.Lock()
 	first := s.err == nil
 	if first {
@@ -385,8 +460,17 @@ func (e *localError) Unwrap() error { return e.err }
 // reports inside a TransferError, so that a full disk is told apart from a
 // broken connection.
 type spoolWriter struct {
-	f   *spool.File
-	err error
+	f       *spool.File
+	err     error
+	release func() // gives back the file's claim on the spool's room
+}
+
+// abort drops the unfinished file, if any.
+func (w *spoolWriter) abort() {
+	if w != nil {
+		w.f.Abort()
+		w.release()
+	}
 }
 
 func (w *spoolWriter) Write(p []byte) (int, error) {

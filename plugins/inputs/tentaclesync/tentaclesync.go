@@ -1,6 +1,7 @@
 package tentaclesync
 
 import (
+	"context"
 	"crypto/tls"
 	_ "embed"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -43,14 +45,21 @@ type TentacleSync struct {
 	Include           []string        `toml:"include"`
 	MaxFileSize       config.Size     `toml:"max_file_size"`
 	MaxFilesPerGather int             `toml:"max_files_per_gather"`
+	Transfer          string          `toml:"transfer"`
+	MinFreeSpace      freeSpace       `toml:"min_free_space"`
 	ConfigSync        bool            `toml:"config_sync"`
 	StateDir          string          `toml:"state_dir"`
 	Log               telegraf.Logger `toml:"-"`
 	common_tls.ClientConfig
 
-	include filter.Filter
-	targets []*target
-	sums    sumCache
+	include  filter.Filter
+	targets  []*target
+	reserved atomic.Int64 // bytes claimed by files being written (see reserve)
+	sums     sumCache
+
+	// stopping ends at Stop; syncs in flight then wind down (see serverSync).
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // target is one configured server and the lock that keeps two syncs of it
@@ -87,6 +96,9 @@ func (t *TentacleSync) Init() error {
 	if t.MaxFilesPerGather < 0 {
 		return fmt.Errorf("max_files_per_gather: must be 0 (no bound) or more, got %d", t.MaxFilesPerGather)
 	}
+	if t.Transfer != transferMove && t.Transfer != transferVerified {
+		return fmt.Errorf("transfer: must be %q or %q, got %q", transferMove, transferVerified, t.Transfer)
+	}
 	if len(t.Include) == 0 {
 		return errors.New("include: at least one pattern is required")
 	}
@@ -102,13 +114,52 @@ func (t *TentacleSync) Init() error {
 	if err := t.initTargets(tlsConfig); err != nil {
 		return err
 	}
+	if err := t.recoverSpool(); err != nil {
+		return err
+	}
 	// Last, so that only a configuration that is otherwise good creates it.
 	if t.ConfigSync {
 		if err := state.Prepare(t.StateDir); err != nil {
 			return fmt.Errorf("state_dir: %w", err)
 		}
 	}
+	t.stopping, t.stop = context.WithCancel(context.Background())
 	return nil
+}
+
+// recoverSpool removes what a crash left half written. Init runs once per
+// process start, before any transfer of this process.
+func (t *TentacleSync) recoverSpool() error {
+	sp, err := spool.Open(t.SpoolDir)
+	if err != nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
+	defer sp.Close()
+	removed, err := sp.Recover()
+	for _, name := range removed {
+		t.Log.Infof("removed %s from the spool: a file left half written by an earlier run", name)
+	}
+	if err != nil {
+		return fmt.Errorf("spool_dir: removing files left half written by an earlier run: %w", err)
+	}
+	if _, _, err := sp.Space(); err != nil {
+		t.Log.Warnf("min_free_space is not enforced: %v", err)
+	}
+	return nil
+}
+
+// Start does nothing: the plugin works in Gather. It is here for Stop.
+func (*TentacleSync) Start(telegraf.Accumulator) error { return nil }
+
+// Stop ends a Gather in progress soon and safely: no new connection or file
+// is started, and a file in flight gets up to timeout to finish before it is
+// cut (and then aborted, leaving no partial file). Telegraf's execd shim only
+// calls Stop once the last Gather has returned, so tentaclesync-execd calls
+// it too, as soon as it is told to end.
+func (t *TentacleSync) Stop() {
+	if t.stop != nil {
+		t.stop()
+	}
 }
 
 func (t *TentacleSync) checkSpoolDir() error {
@@ -189,6 +240,9 @@ func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
 }
 
 func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target) {
+	if t.stopping.Err() != nil {
+		return // stopped: no new sync, and no metric for one never started
+	}
 	if !tgt.busy.TryLock() {
 		t.Log.Warnf("%s: the previous sync is still running; skipping this gather", tgt.addr)
 		return
@@ -209,6 +263,7 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 		"bytes_received": st.bytes,
 		"files_skipped":  st.skipped,
 		"files_failed":   st.failed,
+		"files_deferred": st.deferred,
 		"backlog_files":  st.backlog(),
 		"sync_time":      time.Since(start).Seconds(),
 		"result_code":    res.code,
@@ -238,6 +293,8 @@ func init() {
 			Include:           []string{"*.data"},
 			MaxFileSize:       config.Size(64 << 20),
 			MaxFilesPerGather: 10000,
+			Transfer:          transferMove,
+			MinFreeSpace:      freeSpace{percent: 5},
 			ConfigSync:        true,
 			StateDir:          "/var/lib/tentaclesync",
 		}

@@ -130,7 +130,8 @@ func metricFor(t *testing.T, acc *testutil.Accumulator, addr string) telegraf.Me
 func expected(addr, result string, code int64, fields map[string]any) telegraf.Metric {
 	all := map[string]any{
 		"files_received": int64(0), "bytes_received": int64(0), "files_skipped": int64(0),
-		"files_failed": int64(0), "backlog_files": int64(0), "sync_time": float64(0), "result_code": code,
+		"files_failed": int64(0), "files_deferred": int64(0), "backlog_files": int64(0),
+		"sync_time": float64(0), "result_code": code,
 		"config_files_sent": int64(0), "config_bytes_sent": int64(0), "config_files_received": int64(0),
 		"config_files_removed": int64(0), "config_files_failed": int64(0),
 	}
@@ -188,6 +189,38 @@ func TestSampleConfigLoadsInTelegraf(t *testing.T) {
 	require.True(t, p.ConfigSync)
 	require.Equal(t, "/var/lib/tentaclesync", p.StateDir)
 	require.Equal(t, certs.CAFile, p.TLSCA)
+	require.Equal(t, "move", p.Transfer)
+	require.Equal(t, freeSpace{percent: 5}, p.MinFreeSpace)
+}
+
+func TestMinFreeSpaceTakesBytesOrAPercent(t *testing.T) {
+	for text, want := range map[string]freeSpace{
+		`"5%"`:      {percent: 5},
+		`"0.5 %"`:   {percent: 0.5},
+		`"2GiB"`:    {bytes: 2 << 30},
+		`"500MB"`:   {bytes: 500_000_000},
+		`1048576`:   {bytes: 1 << 20},
+		`"0"`:       {},
+		`"1048576"`: {bytes: 1 << 20},
+	} {
+		p := loadConfig(t, "min_free_space = "+text)
+		require.Equal(t, want, p.MinFreeSpace, text)
+	}
+	for _, text := range []string{`"100%"`, `"-1%"`, `"lots"`, `"%"`, `"-5"`} {
+		c := config.NewConfig()
+		err := c.LoadConfigData([]byte("[[inputs.tentaclesync]]\nservers = [\"h\"]\nmin_free_space = "+text+"\n"), config.EmptySourcePath)
+		require.ErrorContains(t, err, "min_free_space", text)
+	}
+	require.Equal(t, uint64(5_000), freeSpace{percent: 5}.of(100_000))
+	require.Equal(t, uint64(7), freeSpace{bytes: 7}.of(100_000))
+}
+
+func loadConfig(t *testing.T, lines ...string) *TentacleSync {
+	t.Helper()
+	c := config.NewConfig()
+	data := "[[inputs.tentaclesync]]\nservers = [\"h\"]\n" + strings.Join(lines, "\n") + "\n"
+	require.NoError(t, c.LoadConfigData([]byte(data), config.EmptySourcePath))
+	return c.Inputs[0].Input.(*TentacleSync)
 }
 
 func TestInitRejectsBadConfig(t *testing.T) {
@@ -214,6 +247,7 @@ func TestInitRejectsBadConfig(t *testing.T) {
 		"zero timeout":      {func(p *TentacleSync) { p.Timeout = 0 }, "timeout"},
 		"zero file size":    {func(p *TentacleSync) { p.MaxFileSize = 0 }, "max_file_size"},
 		"negative bound":    {func(p *TentacleSync) { p.MaxFilesPerGather = -1 }, "max_files_per_gather"},
+		"unknown transfer":  {func(p *TentacleSync) { p.Transfer = "copy" }, `transfer: must be "move" or "verified", got "copy"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, _ := newPlugin(t, "10.0.0.1")

@@ -1,0 +1,95 @@
+package tentaclesync
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/internal/scripted"
+)
+
+// serveSlowBody lists a.1.data and b.1.data and sends the first file's body
+// one byte every tick, after closing started. drip bytes are sent in all,
+// of the size announced.
+func serveSlowBody(t *testing.T, cmd string, size, drip int, tick time.Duration, started chan<- struct{}) string {
+	return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		answerLS(conn, r, ".\n..\na.1.data\nb.1.data\n")
+		_, _ = r.ReadString('\n') // <cmd> <a.1.data>
+		_, _ = io.WriteString(conn, cmd+" SIZE "+strconv.Itoa(size)+"\n")
+		_, _ = r.ReadString('\n') // <cmd> OK
+		close(started)
+		for range drip {
+			if _, err := io.WriteString(conn, "x"); err != nil {
+				return
+			}
+			time.Sleep(tick)
+		}
+		_, _ = r.ReadString('\n') // QUIT: never MV <b.1.data>
+	})
+}
+
+func gatherAndStop(t *testing.T, p *TentacleSync, started <-chan struct{}) *testutil.Accumulator {
+	t.Helper()
+	var acc testutil.Accumulator
+	done := make(chan error)
+	go func() { done <- p.Gather(&acc) }()
+	<-started
+	p.Stop()
+	require.NoError(t, <-done)
+	return &acc
+}
+
+func TestStopLetsTheFileInFlightFinishAndTakesNoMore(t *testing.T) {
+	started := make(chan struct{})
+	addr := serveSlowBody(t, "MV", 10, 10, 20*time.Millisecond, started)
+	p, log := newPlugin(t, addr)
+	p.Connections = 1
+	require.NoError(t, p.Init()) // timeout 5s: ample grace for 0.2 s of body
+	acc := gatherAndStop(t, p, started)
+
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "success", 0, map[string]any{
+		"files_received": int64(1), "bytes_received": int64(10), "backlog_files": int64(1),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("xxxxxxxxxx")}, spoolFiles(t, p.SpoolDir))
+	require.Empty(t, log.Errors())
+
+	acc = gather(t, p)
+	require.Empty(t, acc.GetTelegrafMetrics(), "a stopped plugin starts no sync")
+}
+
+func TestStopCutsAStalledFileAfterTheTimeoutAndLeavesNoPartialFile(t *testing.T) {
+	for _, transfer := range []string{"move", "verified"} {
+		t.Run(transfer, func(t *testing.T) {
+			cmd := map[string]string{"move": "MV", "verified": "RECV"}[transfer]
+			started := make(chan struct{})
+			// 10 MiB get a body deadline of 11 s: the stop cuts first.
+			addr := serveSlowBody(t, cmd, 10<<20, 1000, 50*time.Millisecond, started)
+			p, log := newPlugin(t, addr)
+			p.Connections = 1
+			p.Transfer = transfer
+			p.Timeout = config.Duration(time.Second)
+			require.NoError(t, p.Init())
+			acc := gatherAndStop(t, p, started)
+
+			m := metricFor(t, acc, addr)
+			require.Equal(t, "success", m.Tags()["result"], "stopping is not the server's failure")
+			require.Equal(t, int64(0), m.Fields()["files_received"])
+			require.Empty(t, spoolFiles(t, p.SpoolDir), "no partial file, no temporary file")
+			if transfer == "move" {
+				require.Equal(t, int64(1), m.Fields()["files_failed"])
+				require.Len(t, log.Errors(), 1)
+				require.Contains(t, log.Errors()[0], "a.1.data is lost")
+			} else {
+				require.Empty(t, log.Errors(), "a cut copy loses nothing")
+			}
+		})
+	}
+}

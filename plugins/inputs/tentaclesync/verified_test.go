@@ -1,0 +1,121 @@
+package tentaclesync
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tentaclesync/tentaclesync/internal/scripted"
+)
+
+func TestVerifiedTransferCopiesThenMoves(t *testing.T) {
+	r := startRemote(t, nil)
+	want := map[string][]byte{}
+	for i := range 5 {
+		name := fmt.Sprintf("agent%d.1.data", i)
+		want[name] = agentFile(name)
+		r.put(t, name, want[name])
+	}
+	p, log := newPlugin(t, r.addr())
+	p.Transfer = "verified"
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	var total int64
+	for _, data := range want {
+		total += int64(len(data))
+	}
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(r.addr(), "success", 0, map[string]any{
+		"files_received": int64(5), "bytes_received": total,
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Equal(t, want, spoolFiles(t, p.SpoolDir))
+	for name := range want {
+		require.NoFileExists(t, filepath.Join(r.dir, name), "moved after the copy")
+	}
+	require.Empty(t, log.Warnings())
+	require.Zero(t, p.reserved.Load())
+}
+
+// serveCopyThenMove answers LS, then RECV with recv and MV with the
+// announced size and the bytes of mv (fewer bytes than announced break the
+// connection, as a server that dies).
+func serveCopyThenMove(t *testing.T, name, recv string, mvSize int, mv string) string {
+	return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		answerLS(conn, r, ".\n..\n"+name+"\n")
+		_, _ = r.ReadString('\n') // RECV <name>
+		fmt.Fprintf(conn, "RECV SIZE %d\n", len(recv))
+		_, _ = r.ReadString('\n') // RECV OK
+		_, _ = io.WriteString(conn, recv)
+		_, _ = r.ReadString('\n') // MV <name>
+		fmt.Fprintf(conn, "MV SIZE %d\n", mvSize)
+		_, _ = r.ReadString('\n') // MV OK
+		_, _ = io.WriteString(conn, mv)
+		if len(mv) == mvSize {
+			_, _ = r.ReadString('\n') // QUIT
+		}
+	})
+}
+
+func TestVerifiedTransferKeepsTheCopyWhenTheMoveBreaks(t *testing.T) {
+	body := strings.Repeat("x", 5000)
+	addr := serveCopyThenMove(t, "a.1.data", body, len(body), body[:100])
+	p, log := newPlugin(t, addr)
+	p.Transfer = "verified"
+	p.Retries = 0
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	m := metricFor(t, acc, addr)
+	require.Equal(t, "connection_failed", m.Tags()["result"], "the server broke the connection")
+	require.Equal(t, int64(1), m.Fields()["files_received"])
+	require.Equal(t, int64(0), m.Fields()["files_failed"], "nothing is lost")
+	require.Equal(t, map[string][]byte{"a.1.data": []byte(body)}, spoolFiles(t, p.SpoolDir), "the copy, and no partial file")
+	require.Empty(t, log.Errors())
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "the copy is in the spool")
+}
+
+func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
+	addr := serveCopyThenMove(t, "a.1.data", "old", 5, "newer")
+	p, log := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
+	p.Transfer = "verified"
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	require.Equal(t, "success", metricFor(t, acc, addr).Tags()["result"])
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("old"), "a.1.1.data": []byte("newer")}, spoolFiles(t, p.SpoolDir))
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "changed on the server between the copy and the move")
+}
+
+func TestVerifiedTransferLosesNothingWhenTheCopyBreaks(t *testing.T) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		answerLS(conn, r, ".\n..\na.1.data\n")
+		_, _ = r.ReadString('\n') // RECV <a.1.data>
+		_, _ = io.WriteString(conn, "RECV SIZE 5000\n")
+		_, _ = r.ReadString('\n') // RECV OK
+		_, _ = io.WriteString(conn, strings.Repeat("x", 100))
+	})
+	p, log := newPlugin(t, addr)
+	p.Transfer = "verified"
+	p.Retries = 0
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "connection_failed", 1, map[string]any{
+		"files_failed": int64(1), "backlog_files": int64(1),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Empty(t, spoolFiles(t, p.SpoolDir), "no partial file")
+	require.Empty(t, log.Errors(), "nothing is lost: the server keeps the file")
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], "RECV <a.1.data>: transfer broke after 100 of 5000 bytes")
+}

@@ -1,0 +1,13 @@
+//go:build !(linux || darwin || freebsd)
+
+package spool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Space is not available on this system; the free-space guard is off.
+func (s *Spool) Space() (avail, total uint64, err error) {
+	return 0, 0, fmt.Errorf("statfs %s: %w", s.dir, errors.ErrUnsupported)
+}
