@@ -330,6 +330,9 @@ func (cs *configSync) pullFile(f cfgFile) error {
 		cs.log.Debugf("%s: %s is empty, still being uploaded; not pulled yet", cs.tgt.addr, f)
 		return errUploading
 	}
+	if errors.Is(err, errTooBig) {
+		return fmt.Errorf("%w: above max_file_size (%d bytes)", err, int64(cs.cfg.MaxFileSize))
+	}
 	if err != nil {
 		return err
 	}

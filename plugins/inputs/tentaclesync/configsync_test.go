@@ -3,6 +3,7 @@ package tentaclesync
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tentaclesync/tentaclesync/internal/scripted"
 	"github.com/tentaclesync/tentaclesync/internal/state"
+	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
@@ -367,4 +369,56 @@ func TestUnreadableCentralSideChangesNothing(t *testing.T) {
 	require.ErrorContains(t, acc.Errors[0], "reading the central configuration, nothing done")
 	require.FileExists(t, filepath.Join(r.dir, "collections", "fc_1.zip"), "a file it cannot see is not a deleted file")
 	require.Equal(t, "agent_name a\n", readFile(t, filepath.Join(r.dir, "conf", "a.conf")))
+}
+
+// TestHostileConfigListingIsLeftAlone plays a server whose configuration
+// listings hold names that would leave the spool, and whose one plausible
+// conf file announces a terabyte.
+func TestHostileConfigListingIsLeftAlone(t *testing.T) {
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		listings := map[string]string{
+			"LS <tentaclesync.conf>": "../../etc/x.conf\n/abs.conf\nsub/a.conf\nesc\x1b.conf\n" + spool.TempPrefix + "A.conf\nok.conf\n",
+			"LS <tentaclesync.md5>":  "../x.md5\nok.md5\n",
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			cmd := strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(cmd, "LS <"):
+				listing := ".\n..\n" + listings[cmd]
+				fmt.Fprintf(conn, "LS SIZE %d\n", len(listing))
+				_, _ = r.ReadString('\n') // LS OK
+				_, _ = io.WriteString(conn, listing)
+			case cmd == "RECV <ok.conf>":
+				_, _ = io.WriteString(conn, "RECV SIZE 1099511627776\n")
+			case strings.HasPrefix(cmd, "RECV ERR"): // the decline
+			default:
+				return
+			}
+		}
+	})
+	p, _ := newPlugin(t, addr)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+	fields := configFields(t, acc, addr)
+	require.Equal(t, counts(0, 0, 0, 0, 0, 1), fields)
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], "pulling conf/ok.conf: declined RECV <ok.conf> of 1099511627776 bytes: file too big: above max_file_size")
+	require.Empty(t, listAll(t, filepath.Dir(p.SpoolDir)), "nothing written anywhere")
+}
+
+// listAll names every file below dir.
+func listAll(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	}))
+	return files
 }
