@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/tentaclesync/tentaclesync/internal/state"
@@ -229,7 +230,7 @@ func (cs *configSync) listRemote() (map[cfgFile]bool, error) {
 			return nil, fmt.Errorf("listing %s/: %w", k.dir, err)
 		}
 		for _, name := range names {
-			if len(name) > len(k.suffix) && name[len(name)-len(k.suffix):] == k.suffix && safeName(name) == nil {
+			if len(name) > len(k.suffix) && strings.HasSuffix(name, k.suffix) && safeName(name) == nil {
 				remote[cfgFile{dir: k.dir, name: name}] = true
 			}
 		}
@@ -306,6 +307,7 @@ func (cs *configSync) pullFile(f cfgFile) error {
 	var out *spool.File
 	var n int64
 	err = cs.do(func(c *tentacle.Client) (err error) {
+		h.Reset()
 		n, err = c.Recv(cs.ctx, f.name, func(size int64) (io.Writer, error) {
 			if size == 0 {
 				return nil, errUploading
@@ -442,6 +444,12 @@ func (cs *configSync) removeAll(files []cfgFile) error {
 // discarded) only while it still holds what tentaclesync pushed.
 func (cs *configSync) removeFile(f cfgFile) error {
 	sum, err := cs.remoteSum(f)
+	var refused *tentacle.RemoteError
+	if errors.As(err, &refused) {
+		cs.log.Debugf("%s: %s is gone from the server already", cs.tgt.addr, f)
+		cs.forget(f)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
