@@ -18,6 +18,9 @@ import (
 	"github.com/tentaclesync/tentaclesync/tentacle"
 )
 
+// errNotNow is a file that changed under the sync; the next gather takes it.
+var errNotNow = errors.New("changed since the scan")
+
 // defaultServerMaxSize is the reference server's -m default, named in the
 // error for a file the server finds too big.
 const defaultServerMaxSize = 2000000
@@ -354,17 +357,24 @@ func (cs *configSync) pullFile(f cfgFile) error {
 // not go through is held back, so that no agent is told of a version the
 // server does not have.
 func (cs *configSync) sendAll(files []cfgFile) error {
-	held := map[string]bool{}
+	held := map[string]error{}
 	for _, f := range files {
-		if f.isMD5() && held[f.base()] {
-			cs.fileFailed(fmt.Errorf("%s held back: its payload was not sent", f))
+		if why := held[f.base()]; f.isMD5() && why != nil {
+			if errors.Is(why, errNotNow) {
+				cs.log.Debugf("%s: %s waits for its payload, which %v", cs.tgt.addr, f, why)
+			} else {
+				cs.fileFailed(fmt.Errorf("%s held back: its payload was not sent", f))
+			}
 			continue
 		}
 		err := cs.sendFile(f)
 		if err == nil {
 			continue
 		}
-		held[f.base()] = true
+		held[f.base()] = err
+		if errors.Is(err, errNotNow) {
+			continue
+		}
 		if !perFile(err) {
 			return fmt.Errorf("sending %s: %w", f, err)
 		}
@@ -379,15 +389,12 @@ func (cs *configSync) sendFile(f cfgFile) error {
 		return &localError{fmt.Errorf("sending %s: %w", f, err)}
 	}
 	data, err := sub.ReadFile(f.name, int64(cs.cfg.MaxFileSize))
-	if errors.Is(err, fs.ErrNotExist) {
-		// Deleted since the scan: the next gather sees that.
-		return nil
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(data) == 0 {
+		// Deleted or emptied since the scan: the next gather sees that.
+		return errNotNow
 	}
 	if err != nil {
 		return &localError{fmt.Errorf("sending %s: %w", f, err)}
-	}
-	if len(data) == 0 {
-		return nil
 	}
 	err = cs.do(func(c *tentacle.Client) error {
 		return c.Send(cs.ctx, f.name, int64(len(data)), bytes.NewReader(data))
