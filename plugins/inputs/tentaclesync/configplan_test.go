@@ -148,3 +148,106 @@ func TestPlanConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanConfigInvariants runs the planner over every combination of
+// central content, remote presence, state and read-back content for a conf
+// file, a collection and the md5 file they share, and checks what must
+// always hold.
+func TestPlanConfigInvariants(t *testing.T) {
+	files := []cfgFile{file("conf/a.conf"), file("collections/a.zip"), file("md5/a.md5")}
+	// Per file: central (none, v1, v2) x remote (no, yes) x state (none,
+	// v1 pushed, v1 not pushed) x read back (none, v1, v2).
+	const perFile = 3 * 2 * 3 * 3
+	total := 1
+	for range files {
+		total *= perFile
+	}
+	sum := func(v int) string { return state.Sum([]byte{byte(v)}) }
+	for n := range total {
+		v := configView{central: map[cfgFile]content{}, remote: map[cfgFile]bool{}, known: map[string]state.Entry{},
+			remoteSums: map[cfgFile]string{}, centralDirs: map[string]bool{"conf": true, "collections": true, "md5": true}}
+		for i, x := 0, n; i < len(files); i, x = i+1, x/perFile {
+			f, c := files[i], x%perFile
+			if central := c % 3; central > 0 {
+				v.central[f] = content{sum: sum(central), size: 1}
+			}
+			v.remote[f] = (c/3)%2 == 1
+			if !v.remote[f] {
+				delete(v.remote, f)
+			}
+			if known := (c / 6) % 3; known > 0 {
+				v.known[f.String()] = state.Entry{SHA256: sum(1), Size: 1, Pushed: known == 1}
+			}
+			if back := (c / 18) % 3; back > 0 && v.remote[f] {
+				v.remoteSums[f] = sum(back)
+			}
+		}
+		checkPlan(t, v, planConfig(v))
+	}
+}
+
+func checkPlan(t *testing.T, v configView, p configPlan) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("view %+v, plan %+v: "+format, append([]any{v, p}, args...)...)
+	}
+	order := func(list []cfgFile, md5Last bool) {
+		t.Helper()
+		for i := 1; i < len(list); i++ {
+			if list[i-1].isMD5() != list[i].isMD5() && list[i-1].isMD5() == md5Last {
+				fail("%v out of order", keys(list))
+			}
+		}
+	}
+	order(p.send, true)
+	order(p.pull, true)
+	order(p.remove, false)
+
+	seen := map[cfgFile]string{}
+	mark := func(list []cfgFile, what string) {
+		for _, f := range list {
+			if seen[f] != "" {
+				fail("%s is both %s and %s", f, seen[f], what)
+			}
+			seen[f] = what
+		}
+	}
+	mark(p.send, "sent")
+	mark(p.pull, "pulled")
+	mark(p.remove, "removed")
+	var adopted []cfgFile
+	for f := range p.adopt {
+		adopted = append(adopted, f)
+	}
+	mark(adopted, "adopted")
+
+	for f, c := range v.central {
+		entry, known := v.known[f.String()]
+		inStepByState := known && entry.SHA256 == c.sum && v.remote[f]
+		switch {
+		case !v.remote[f] && seen[f] != "sent":
+			fail("%s is missing remotely but not sent", f)
+		case inStepByState && seen[f] != "":
+			fail("%s is in step by the state but %s", f, seen[f])
+		case !inStepByState && seen[f] != "sent" && seen[f] != "adopted":
+			fail("%s may differ remotely but is neither sent nor adopted", f)
+		}
+		if back, ok := v.remoteSums[f]; ok && back != c.sum && seen[f] == "adopted" {
+			fail("%s is known to differ remotely but adopted", f)
+		}
+	}
+	for _, f := range p.remove {
+		entry, known := v.known[f.String()]
+		if _, central := v.central[f]; central || !v.remote[f] || !known || !entry.Pushed {
+			fail("%s removed without being pushed, deleted centrally and present remotely", f)
+		}
+	}
+	for _, f := range p.pull {
+		_, central := v.central[f]
+		_, known := v.known[f.String()]
+		if central || known || !v.remote[f] || f.dir == "collections" {
+			fail("%s pulled though it is not a first-contact file", f)
+		}
+	}
+}
