@@ -4,16 +4,61 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 )
 
+// Recovery is the outcome of Recover, and this process's hold on the spool.
+type Recovery struct {
+	// Removed are the temporary files a crash left, relative to the spool.
+	Removed []string
+	// InUse tells that another process held the spool, so nothing was
+	// removed: its files in flight look like a crash's leftovers.
+	InUse bool
+
+	hold *os.File
+}
+
+// Release lets another process recover the spool. Exiting does it too.
+func (r *Recovery) Release() {
+	if r != nil && r.hold != nil {
+		_ = r.hold.Close()
+		r.hold = nil
+	}
+}
+
 // Recover removes the temporary files that a crash left behind in the spool
-// and in its immediate subdirectories (conf/, md5/, ...), and returns their
-// paths relative to the spool. It touches nothing else: only names that
-// Create makes, and never through a symlink. Run it only while no other
-// process writes into this spool, since their files in flight look the same.
-func (s *Spool) Recover() ([]string, error) {
+// and in its immediate subdirectories (conf/, md5/, ...). It touches nothing
+// else: only names that Create makes, and never through a symlink.
+//
+// A file in flight of another process looks just the same, so Recover holds
+// the spool, with a lock on the directory itself (nothing is added to the
+// spool), until Release: exclusively while it removes, shared afterwards.
+// While another process holds it, Recover removes nothing and reports InUse.
+func (s *Spool) Recover() (*Recovery, error) {
+	hold, err := s.root.Open(".")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.dir, err)
+	}
+	rec := &Recovery{hold: hold}
+	exclusive, err := lockExclusive(hold)
+	if err != nil {
+		rec.Release()
+		return nil, fmt.Errorf("lock %s: %w", s.dir, err)
+	}
+	if !exclusive {
+		rec.InUse = true
+		return rec, nil
+	}
+	rec.Removed, err = s.removeTemps()
+	if serr := lockShared(hold); serr != nil {
+		err = errors.Join(err, fmt.Errorf("lock %s: %w", s.dir, serr))
+	}
+	return rec, err
+}
+
+func (s *Spool) removeTemps() ([]string, error) {
 	dirs := []string{"."}
 	entries, err := fs.ReadDir(s.root.FS(), ".")
 	if err != nil {

@@ -45,9 +45,11 @@ func TestRecoverRemovesOnlyWhatACrashLeft(t *testing.T) {
 	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "link")))
 	require.NoError(t, os.Symlink(victim, filepath.Join(dir, spool.TempPrefix+"ABCDEFGHIJKLMNOPQRSTUVW234.tmp")))
 
-	removed, err := s.Recover()
+	rec, err := s.Recover()
 	require.NoError(t, err)
-	require.ElementsMatch(t, want, removed)
+	defer rec.Release()
+	require.False(t, rec.InUse)
+	require.ElementsMatch(t, want, rec.Removed)
 	for _, name := range want {
 		require.NoFileExists(t, filepath.Join(dir, name))
 	}
@@ -57,6 +59,40 @@ func TestRecoverRemovesOnlyWhatACrashLeft(t *testing.T) {
 		require.Equal(t, body, string(got))
 	}
 	require.FileExists(t, victim, "symlinks are not followed")
+}
+
+func TestRecoverRemovesNothingWhileAnotherProcessWrites(t *testing.T) {
+	s, dir := open(t)
+	running, err := s.Recover() // the tentaclesync that is running
+	require.NoError(t, err)
+	f, err := s.Create("agent.data")
+	require.NoError(t, err)
+	_, _ = io.WriteString(f, "in flight")
+
+	// A second one starts on the same spool (say -once, to check a
+	// configuration): its temporary files look like a crash's.
+	other, err := spool.Open(dir)
+	require.NoError(t, err)
+	defer other.Close()
+	rec, err := other.Recover()
+	require.NoError(t, err)
+	require.True(t, rec.InUse)
+	require.Empty(t, rec.Removed)
+	rec.Release()
+
+	name, err := f.Commit()
+	require.NoError(t, err, "the file in flight was left alone")
+	require.Equal(t, "agent.data", name)
+
+	crashed, err := s.Create("crashed.data")
+	require.NoError(t, err)
+	_ = crashed // never committed: the process "dies" and lets go of the spool
+	running.Release()
+	rec, err = other.Recover()
+	require.NoError(t, err)
+	defer rec.Release()
+	require.False(t, rec.InUse)
+	require.Len(t, rec.Removed, 1)
 }
 
 func TestSpaceReportsTheFilesystem(t *testing.T) {

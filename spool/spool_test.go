@@ -137,8 +137,9 @@ func TestCommitKeepsTheBytesWhenNoNameIsFree(t *testing.T) {
 	got, _ := os.ReadFile(kept[0])
 	require.Equal(t, "the only copy", string(got))
 
-	removed, err := s.Recover()
+	rec, err := s.Recover()
 	require.NoError(t, err)
-	require.Empty(t, removed)
+	defer rec.Release()
+	require.Empty(t, rec.Removed)
 	require.FileExists(t, kept[0], "a restart keeps the only copy")
 }

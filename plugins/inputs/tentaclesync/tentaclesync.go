@@ -56,6 +56,10 @@ type TentacleSync struct {
 	targets  []*target
 	reserved atomic.Int64 // bytes claimed by files being written (see reserve)
 	sums     sumCache
+	recovery *spool.Recovery
+	// gathering is held (shared) by each Gather, so that Stop can wait for
+	// them to end.
+	gathering sync.RWMutex
 
 	// stopping ends at Stop; syncs in flight then wind down (see serverSync).
 	stopping context.Context
@@ -114,33 +118,40 @@ func (t *TentacleSync) Init() error {
 	if err := t.initTargets(tlsConfig); err != nil {
 		return err
 	}
-	if err := t.recoverSpool(); err != nil {
-		return err
-	}
-	// Last, so that only a configuration that is otherwise good creates it.
+	// After every other check, so that only a good configuration creates
+	// it, and before the spool's recovery, which takes the spool's lock.
 	if t.ConfigSync {
 		if err := state.Prepare(t.StateDir); err != nil {
 			return fmt.Errorf("state_dir: %w", err)
 		}
 	}
+	if err := t.recoverSpool(); err != nil {
+		return err
+	}
 	t.stopping, t.stop = context.WithCancel(context.Background())
 	return nil
 }
 
-// recoverSpool removes what a crash left half written. Init runs once per
-// process start, before any transfer of this process.
+// recoverSpool removes what a crash left half written, and holds the spool
+// against the same from another process while this one runs (see
+// spool.Recover). Init runs once per process start, before any transfer.
 func (t *TentacleSync) recoverSpool() error {
 	sp, err := spool.Open(t.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("spool_dir: %w", err)
 	}
 	defer sp.Close()
-	removed, err := sp.Recover()
-	for _, name := range removed {
-		t.Log.Infof("removed %s from the spool: a file left half written by an earlier run", name)
-	}
+	t.recovery.Release()
+	rec, err := sp.Recover()
 	if err != nil {
 		return fmt.Errorf("spool_dir: removing files left half written by an earlier run: %w", err)
+	}
+	t.recovery = rec
+	for _, name := range rec.Removed {
+		t.Log.Infof("removed %s from the spool: a file left half written by an earlier run", name)
+	}
+	if rec.InUse {
+		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone", t.SpoolDir)
 	}
 	if _, _, err := sp.Space(); err != nil {
 		t.Log.Warnf("min_free_space is not enforced: %v", err)
@@ -153,13 +164,19 @@ func (*TentacleSync) Start(telegraf.Accumulator) error { return nil }
 
 // Stop ends a Gather in progress soon and safely: no new connection or file
 // is started, and a file in flight gets up to timeout to finish before it is
-// cut (and then aborted, leaving no partial file). Telegraf's execd shim only
+// cut (and then aborted, leaving no partial file). Stop returns once the
+// Gather has. Telegraf's execd shim only
 // calls Stop once the last Gather has returned, so tentaclesync-execd calls
 // it too, as soon as it is told to end.
 func (t *TentacleSync) Stop() {
 	if t.stop != nil {
 		t.stop()
 	}
+	// Files may be written until the last Gather returns; only then may
+	// another process recover the spool.
+	t.gathering.Lock()
+	defer t.gathering.Unlock()
+	t.recovery.Release()
 }
 
 func (t *TentacleSync) checkSpoolDir() error {
@@ -225,6 +242,8 @@ func serverAddr(s string) (addr, host string, err error) {
 }
 
 func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
+	t.gathering.RLock()
+	defer t.gathering.RUnlock()
 	sp, err := spool.Open(t.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("spool_dir: %w", err)

@@ -86,6 +86,7 @@ func newPlugin(t testing.TB, servers ...string) (*TentacleSync, *testutil.Captur
 	p.StateDir = t.TempDir()
 	p.Timeout = config.Duration(5 * time.Second)
 	p.Log = log
+	t.Cleanup(p.Stop)
 	return p, log
 }
 
