@@ -144,6 +144,37 @@ func planConfig(v configView) configPlan {
 	return p
 }
 
+// worthListing tells whether the server's directory of kind k can change
+// the plan, given the kinds listed so far (configKinds lists conf/ first and
+// md5/ last). conf/ always can: agents upload there on first contact. The
+// others only when the central side or the state holds files of that kind,
+// or, for md5/, when the server holds conf files whose md5 files may be
+// first-contact ones. Skipping the rest saves round trips on every gather
+// for sites without collections or remote commands.
+func (v configView) worthListing(k configKind, listed map[cfgFile]bool) bool {
+	if k.dir == "conf" {
+		return true
+	}
+	if k.dir == "md5" {
+		for f := range listed {
+			if f.dir == "conf" {
+				return true
+			}
+		}
+	}
+	for f := range v.central {
+		if f.dir == k.dir {
+			return true
+		}
+	}
+	for key := range v.known {
+		if f, ok := parseKey(key); ok && f.dir == k.dir {
+			return true
+		}
+	}
+	return false
+}
+
 func (v configView) isKnown(f cfgFile) bool {
 	_, ok := v.known[f.String()]
 	return ok

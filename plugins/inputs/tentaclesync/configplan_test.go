@@ -251,3 +251,37 @@ func checkPlan(t *testing.T, v configView, p configPlan) {
 		}
 	}
 }
+
+func TestWorthListing(t *testing.T) {
+	kind := func(dir string) configKind {
+		for _, k := range configKinds {
+			if k.dir == dir {
+				return k
+			}
+		}
+		panic(dir)
+	}
+	listedConf := map[cfgFile]bool{file("conf/h.conf"): true}
+	for name, tc := range map[string]struct {
+		spec   viewSpec
+		listed map[cfgFile]bool
+		want   []string
+	}{
+		"nothing anywhere: conf/ only":      {want: []string{"conf"}},
+		"a conf on the server: its md5 too": {listed: listedConf, want: []string{"conf", "md5"}},
+		"a central collection":              {spec: viewSpec{central: map[string]string{"collections/z.zip": "z"}}, want: []string{"conf", "collections"}},
+		"a known command":                   {spec: viewSpec{known: map[string]state.Entry{"commands/r.rcmd": entry("r", true)}}, want: []string{"conf", "commands"}},
+		"a central md5 file":                {spec: viewSpec{central: map[string]string{"md5/z.md5": "1"}}, want: []string{"conf", "md5"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := tc.spec.view()
+			var got []string
+			for _, k := range configKinds {
+				if v.worthListing(kind(k.dir), tc.listed) {
+					got = append(got, k.dir)
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}

@@ -89,7 +89,7 @@ func (cs *configSync) run() error {
 		cs.log.Warnf("%s: state_dir: %v; comparing with the server's files instead", cs.tgt.addr, err)
 	}
 	v.known = cs.state.Files
-	if v.remote, err = cs.listRemote(); err != nil {
+	if v.remote, err = cs.listRemote(v); err != nil {
 		return err
 	}
 	if v.remoteSums, err = cs.readRemoteSums(toCompare(v)); err != nil {
@@ -213,12 +213,15 @@ func (cs *configSync) subdir(dir string, create bool) (*spool.Spool, error) {
 	return sub, nil
 }
 
-// listRemote lists the server's configuration directories. A name with
-// the kind's suffix is routed by the server's filters to that directory,
-// so listing it lists the directory.
-func (cs *configSync) listRemote() (map[cfgFile]bool, error) {
+// listRemote lists the server's configuration directories that can
+// matter (see worthListing). A name with the kind's suffix is routed by the
+// server's filters to that directory, so listing it lists the directory.
+func (cs *configSync) listRemote(v configView) (map[cfgFile]bool, error) {
 	remote := map[cfgFile]bool{}
 	for _, k := range configKinds {
+		if !v.worthListing(k, remote) {
+			continue
+		}
 		var names []string
 		err := cs.do(func(c *tentacle.Client) (err error) {
 			names, err = c.List(cs.ctx, "tentaclesync"+k.suffix)
