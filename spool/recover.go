@@ -29,8 +29,9 @@ func (r *Recovery) Release() {
 }
 
 // Recover removes the temporary files that a crash left behind in the spool
-// and in its immediate subdirectories (conf/, md5/, ...). It touches nothing
-// else: only names that Create makes, and never through a symlink.
+// and in its conf/ and md5/ subdirectories. It touches nothing else: only
+// names that Create makes, and never through a symlink. An error means that
+// some leftovers may remain; the spool is held all the same.
 //
 // A file in flight of another process looks just the same, so Recover holds
 // the spool, with a lock on the directory itself (nothing is added to the
@@ -44,8 +45,9 @@ func (s *Spool) Recover() (*Recovery, error) {
 	rec := &Recovery{hold: hold}
 	exclusive, err := lockExclusive(hold)
 	if err != nil {
-		rec.Release()
-		return nil, fmt.Errorf("lock %s: %w", s.dir, err)
+		// Without the lock (say flock on NFS) nothing is safe to remove.
+		rec.InUse = true
+		return rec, fmt.Errorf("lock %s: %w; nothing removed", s.dir, err)
 	}
 	if !exclusive {
 		rec.InUse = true
@@ -58,20 +60,14 @@ func (s *Spool) Recover() (*Recovery, error) {
 	return rec, err
 }
 
+// recoverDirs are where Create may have been writing: the spool, and the
+// subdirectories that configuration pulls write into.
+var recoverDirs = []string{".", "conf", "md5"}
+
 func (s *Spool) removeTemps() ([]string, error) {
-	dirs := []string{"."}
-	entries, err := fs.ReadDir(s.root.FS(), ".")
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.dir, err)
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			dirs = append(dirs, e.Name())
-		}
-	}
 	var removed []string
 	var errs []error
-	for _, dir := range dirs {
+	for _, dir := range recoverDirs {
 		r, err := s.recoverDir(dir)
 		removed = append(removed, r...)
 		errs = append(errs, err)
@@ -81,6 +77,9 @@ func (s *Spool) removeTemps() ([]string, error) {
 
 func (s *Spool) recoverDir(dir string) ([]string, error) {
 	entries, err := fs.ReadDir(s.root.FS(), dir)
+	if errors.Is(err, fs.ErrNotExist) && dir != "." {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", path.Join(s.dir, dir), err)
 	}

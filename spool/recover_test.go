@@ -28,7 +28,9 @@ func TestRecoverRemovesOnlyWhatACrashLeft(t *testing.T) {
 		return rel
 	}
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "conf"), 0o755))
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "netflow"), 0o755))
 	want := []string{crashed("."), crashed("conf")}
+	notOurs := crashed("netflow") // tentaclesync never writes there
 
 	others := map[string]string{
 		"agent.data":                     "waiting for the Data Server",
@@ -59,6 +61,7 @@ func TestRecoverRemovesOnlyWhatACrashLeft(t *testing.T) {
 		require.Equal(t, body, string(got))
 	}
 	require.FileExists(t, victim, "symlinks are not followed")
+	require.FileExists(t, filepath.Join(dir, notOurs))
 }
 
 func TestRecoverRemovesNothingWhileAnotherProcessWrites(t *testing.T) {

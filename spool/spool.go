@@ -95,6 +95,18 @@ type File struct {
 	name string
 	// exclusive files never get a copy name: Commit fails if name is taken.
 	exclusive bool
+	copy      bool // the source keeps the file: never keep nameless bytes
+}
+
+// CreateCopy is Create for a file whose source keeps it (a copy, not a
+// move): if Commit fails, its bytes are dropped rather than kept, since they
+// are not the only copy and keeping them at every retry would fill the spool.
+func (s *Spool) CreateCopy(name string) (*File, error) {
+	f, err := s.Create(name)
+	if err == nil {
+		f.copy = true
+	}
+	return f, err
 }
 
 // Create starts writing a file that will be named name.
@@ -117,8 +129,9 @@ func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
 // this one gets the first free "<base>.<n><ext>" (a.5.data, a.5.1.data, ...).
 // It returns the name the file got; with an error, a non-empty name means the
 // file is in place under that name but may not survive a power cut, and an
-// empty one that the bytes are left under the temporary name, which the
-// error gives: after Commit they may be the only copy there is.
+// empty one that the bytes are kept under a .kept name, which the error
+// gives (after Commit they may be the only copy there is), or, for a file of
+// CreateCopy, dropped.
 func (f *File) Commit() (string, error) {
 	if err := f.f.Sync(); err != nil {
 		_ = f.f.Close()
@@ -144,6 +157,10 @@ func (f *File) Commit() (string, error) {
 // Recover, which removes every *.tmp at the next start. If even that rename
 // fails the bytes stay under the temporary name, and the error says both.
 func (f *File) kept(err error) error {
+	if f.copy {
+		_ = f.s.root.Remove(f.tmp)
+		return fmt.Errorf("storing %s: %w; the copy is dropped", f.name, err)
+	}
 	kept := TempPrefix + rand.Text() + keptSuffix
 	if rerr := f.s.root.Rename(f.tmp, kept); rerr != nil {
 		return fmt.Errorf("storing %s: %w; its bytes are in %s, which the next start removes unless it is moved (renaming it failed: %v)",

@@ -110,12 +110,12 @@ func (s *Spool) ReadFile(name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// CreateNew starts writing a file that will be named name, like Create, but
-// its Commit never gives it another name: when name has appeared in the
-// meantime, Commit drops the new bytes and returns an error wrapping
-// fs.ErrExist. That suits files where the one already there wins.
+// CreateNew starts writing a copy that will be named name, like
+// CreateCopy, but its Commit never gives it another name: when name has
+// appeared in the meantime, Commit drops the new bytes and returns an error
+// wrapping fs.ErrExist. That suits files where the one already there wins.
 func (s *Spool) CreateNew(name string) (*File, error) {
-	f, err := s.Create(name)
+	f, err := s.CreateCopy(name)
 	if err != nil {
 		return nil, err
 	}

@@ -68,36 +68,46 @@ func FuzzParseListing(f *testing.F) {
 	})
 }
 
-// FuzzClient plays a server whose every byte is fuzzed through a session of
-// each command that reads server output: LS, MV, RECV and ZRECV (whose zip
-// body the client passes on unparsed). Whatever comes, the client must not
-// panic or hang, must never write more than the announced size, and must
-// report what it wrote.
+// FuzzClient plays a server whose every byte is fuzzed, for each command
+// that reads server output: LS, MV, RECV and ZRECV (whose zip body the
+// client passes on unparsed), each on a fresh connection. Whatever comes,
+// the client must not panic or hang, must never write more than the
+// announced size, and must report what it wrote.
 func FuzzClient(f *testing.F) {
 	f.Fuzz(func(t *testing.T, output []byte) {
-		client, server := net.Pipe()
-		go func() {
-			go func() { _, _ = io.Copy(io.Discard, server) }()
-			_, _ = server.Write(output)
-			server.Close()
-		}()
-		c := tentacle.NewClient(client, tentacle.Options{Timeout: time.Second, MaxListSize: 1 << 16})
-		defer c.Close()
-		ctx := context.Background()
-		_, _ = c.List(ctx, "")
-		for _, fetch := range []func(context.Context, string, tentacle.AcceptFunc) (int64, error){c.Move, c.Recv, c.ZRecv} {
+		c := fuzzedServer(output)
+		_, _ = c.List(context.Background(), "")
+		c.Close()
+		for _, cmd := range []string{"MV", "RECV", "ZRECV"} {
+			c := fuzzedServer(output)
+			fetch := map[string]func(context.Context, string, tentacle.AcceptFunc) (int64, error){
+				"MV": c.Move, "RECV": c.Recv, "ZRECV": c.ZRecv,
+			}[cmd]
 			var announced int64
 			var body bytes.Buffer
-			n, err := fetch(ctx, "a.data", func(size int64) (io.Writer, error) {
+			n, err := fetch(context.Background(), "a.data", func(size int64) (io.Writer, error) {
 				announced = size
 				if size > 1<<16 {
 					return nil, errors.New("too big")
 				}
 				return &body, nil
 			})
+			c.Close()
 			if int64(body.Len()) != n || n > announced || (err == nil && n != announced) {
-				t.Fatalf("announced %d, reported %d, wrote %d, err %v", announced, n, body.Len(), err)
+				t.Fatalf("%s: announced %d, reported %d, wrote %d, err %v", cmd, announced, n, body.Len(), err)
 			}
 		}
 	})
+}
+
+// fuzzedServer is a client connected to a server that sends output, reads
+// whatever comes, and hangs up.
+func fuzzedServer(output []byte) *tentacle.Client {
+	client, server := net.Pipe()
+	go func() {
+		go func() { _, _ = io.Copy(io.Discard, server) }()
+		_, _ = server.Write(output)
+		server.Close()
+	}()
+	return tentacle.NewClient(client, tentacle.Options{Timeout: time.Second, MaxListSize: 1 << 16})
 }

@@ -69,7 +69,11 @@ func watchForEnd(stdinToo bool) <-chan struct{} {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	stdinClosed := make(chan struct{})
-	if r, w, err := os.Pipe(); stdinToo && err == nil {
+	if stdinToo {
+		r, w, err := os.Pipe()
+		if err != nil {
+			fail("relaying stdin: %v", err)
+		}
 		stdin := os.Stdin
 		os.Stdin = r
 		go func() {
@@ -81,6 +85,9 @@ func watchForEnd(stdinToo bool) <-chan struct{} {
 	go func() {
 		select {
 		case <-signals:
+			// A second signal should end the process the default way
+			// (in -once, where no shim handler is installed).
+			signal.Stop(signals)
 		case <-stdinClosed:
 		}
 		close(end)

@@ -20,7 +20,7 @@ func (f *freeSpace) UnmarshalText(b []byte) error {
 	text := strings.TrimSpace(string(b))
 	if p, ok := strings.CutSuffix(text, "%"); ok {
 		v, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || v < 0 || v >= 100 {
+		if err != nil || !(v >= 0 && v < 100) { // NaN too
 			return fmt.Errorf("min_free_space: %q is not a percent from 0 to below 100", text)
 		}
 		*f = freeSpace{percent: v}

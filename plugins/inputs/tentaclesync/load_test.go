@@ -35,14 +35,15 @@ func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 		}
 		servers = append(servers, r.addr())
 	}
+	for range stalling {
+		servers = append(servers, scripted.Serve(t, waitForMore))
+	}
+	// Last: no listener of this test can get these ports back.
 	for range refusing {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
 		servers = append(servers, ln.Addr().String())
 		ln.Close()
-	}
-	for range stalling {
-		servers = append(servers, scripted.Serve(t, waitForMore))
 	}
 
 	p, _ := newPlugin(t, servers...)

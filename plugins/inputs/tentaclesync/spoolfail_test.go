@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,7 +37,7 @@ func TestUnwritableSpoolStopsThePullAndLosesNothing(t *testing.T) {
 	// whatever our privileges.
 	require.NoError(t, os.Remove(p.SpoolDir))
 
-	st := p.newSync(sp, p.targets[0]).run()
+	st := p.newSync(sp, p.targets[0], new(sync.Once)).run()
 	require.NoError(t, st.err, "the server did nothing wrong")
 	require.ErrorContains(t, st.localErr, "cannot write a.0.data to the spool (left on the server)")
 	require.Equal(t, stats{matched: 3, failed: 1, localErr: st.localErr}, st, "the pull stops after the first failure")
@@ -79,7 +80,7 @@ func TestDiskGuardDefersWhatDoesNotFit(t *testing.T) {
 	require.FileExists(t, filepath.Join(r.dir, "b.1.data"), "left on the server")
 	require.Len(t, spoolFiles(t, dir), 2)
 	require.Len(t, log.Warnings(), 1)
-	require.Contains(t, log.Warnings()[0], "min_free_space keeps 25%")
+	require.Contains(t, log.Warnings()[0], "min_free_space keeps 25%: leaving files on the servers")
 	require.Zero(t, p.reserved.Load(), "every claim is given back")
 
 	// Below the floor already: nothing is asked for, nothing is declined.

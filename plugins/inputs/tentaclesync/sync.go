@@ -12,10 +12,37 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 )
+
+// maxStopGrace bounds the time a file in flight gets after Stop. Telegraf
+// ends an execd input by closing its stdin, then 5 s later sends SIGTERM,
+// and 5 s after that SIGKILL: a process that is sent SIGTERM directly has
+// 5 s in all, and must write the gather's metric before then.
+const maxStopGrace = 4 * time.Second
+
+func stopGrace(timeout config.Duration) time.Duration {
+	return min(time.Duration(timeout), maxStopGrace)
+}
+
+// cutAfterGrace ends xfer grace after stop ends; it returns when xfer ends.
+func cutAfterGrace(stop, xfer context.Context, cancel context.CancelFunc, grace time.Duration) {
+	select {
+	case <-xfer.Done():
+		return
+	case <-stop.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-xfer.Done():
+	case <-t.C:
+		cancel()
+	}
+}
 
 // serverSync is one gather's pull from one server.
 type serverSync struct {
@@ -29,7 +56,7 @@ type serverSync struct {
 	ctx  context.Context
 	xfer context.Context
 
-	spoolFull sync.Once // the min_free_space warning, once per gather
+	spoolFull *sync.Once // the min_free_space warning, once per gather
 
 	// stop is set after a local failure: every further file moved would be
 	// lost, so the workers finish the file in hand and take no more.
@@ -57,8 +84,8 @@ func (s *stats) backlog() int64 {
 	return s.matched - s.received - s.lost
 }
 
-func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping}
+func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Once) *serverSync {
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull}
 }
 
 // run lists the server, then moves the selected files over up to
@@ -66,8 +93,7 @@ func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target) *serverSync {
 func (s *serverSync) run() stats {
 	xfer, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	grace := context.AfterFunc(s.ctx, func() { time.AfterFunc(time.Duration(s.cfg.Timeout), cancel) })
-	defer grace()
+	go cutAfterGrace(s.ctx, xfer, cancel, stopGrace(s.cfg.Timeout))
 	s.xfer = xfer
 	c, err := s.connect()
 	if err != nil {
@@ -162,25 +188,38 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 		}
 		var err error
 		if c, err = s.pullOne(c, name); err != nil {
-			s.fail(fmt.Errorf("moving %s: %w", name, err))
+			s.fail(fmt.Errorf("pulling %s: %w", name, err))
 			return
 		}
 	}
 }
 
-// pullOne moves one file. It returns the connection for the next file, or
-// nil when that one needs a fresh connection; on an error c is closed.
+// pullOne brings one file in. It returns the connection for the next file,
+// or nil when that one needs a fresh connection; on an error c is closed.
 func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client, error) {
-	declined, err := s.pull(c, name)
+	if s.cfg.Transfer == transferVerified {
+		return s.pullVerified(c, name)
+	}
+	return s.attempt(c, name, s.move)
+}
+
+// step is one command's part in bringing a file in. It reports whether the
+// server kept the file because we declined it, and returns an error only
+// when the connection can no longer be used.
+type step func(c *tentacle.Client, name string) (declined bool, err error)
+
+// attempt runs step, and runs it once more on a fresh connection if the
+// server hung up before the step moved a byte: most likely its idle close
+// (about 4 s) while the previous file was being stored, and nothing is at
+// risk. It returns the connection as pullOne does.
+func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tentacle.Client, error) {
+	declined, err := step(c, name)
 	if errors.Is(err, tentacle.ErrServerClosed) && !s.stop.Load() {
-		// The server hung up before sending a byte, nothing is at risk:
-		// most likely its idle close (about 4 s) while the previous file
-		// was being stored. One fresh connection gets another try.
 		s.log.Debugf("%s: server closed the connection before %s; reconnecting", s.tgt.addr, name)
 		if c, err = s.dial(s.ctx); err != nil {
 			return nil, fmt.Errorf("reconnecting: %w", err)
 		}
-		declined, err = s.pull(c, name)
+		declined, err = step(c, name)
 	}
 	if err != nil {
 		c.Close()
@@ -197,16 +236,11 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client,
 	return c, nil
 }
 
-// pull brings one file into the spool. It reports whether the file was
-// declined, and returns an error only when the connection can no longer be
-// used.
-func (s *serverSync) pull(c *tentacle.Client, name string) (declined bool, err error) {
-	if s.cfg.Transfer == transferVerified {
-		return s.pullVerified(c, name)
-	}
+// move takes a file with MV, the server deleting it as it sends it.
+func (s *serverSync) move(c *tentacle.Client, name string) (declined bool, err error) {
 	var out *spoolWriter
 	n, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
-		w, err := s.open(name, size)
+		w, err := s.open(name, size, s.spool.Create)
 		if err != nil {
 			return nil, err
 		}
@@ -222,8 +256,9 @@ func (s *serverSync) pull(c *tentacle.Client, name string) (declined bool, err e
 	return errors.As(err, &de), s.settle(name, err, out)
 }
 
-// open checks a file's announced size and starts its spool file.
-func (s *serverSync) open(name string, size int64) (*spoolWriter, error) {
+// open checks a file's announced size and starts its spool file with
+// create (spool.Create for a move, spool.CreateCopy for a copy).
+func (s *serverSync) open(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
 	if size == 0 {
 		return nil, errUploading
 	}
@@ -233,7 +268,12 @@ func (s *serverSync) open(name string, size int64) (*spoolWriter, error) {
 	if err := s.claim(size); err != nil {
 		return nil, err
 	}
-	f, err := s.spool.Create(name)
+	return s.create(name, size, create)
+}
+
+// create starts a spool file that holds a claim of size bytes.
+func (s *serverSync) create(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
+	f, err := create(name)
 	if err != nil {
 		s.cfg.release(size)
 		return nil, &localError{err}
@@ -241,22 +281,28 @@ func (s *serverSync) open(name string, size int64) (*spoolWriter, error) {
 	return &spoolWriter{f: f, release: func() { s.cfg.release(size) }}, nil
 }
 
-// claim reserves room for size bytes in the spool (see reserve).
+// claim reserves room for size bytes in the spool, or says, once per
+// gather, why there is none.
 func (s *serverSync) claim(size int64) error {
+	avail, err := s.reserve(size)
+	if errors.Is(err, errNoRoom) {
+		s.spoolFull.Do(func() {
+			s.log.Warnf("the spool has %d bytes free and min_free_space keeps %s: leaving files on the servers until there is room (files_deferred)",
+				avail, s.cfg.MinFreeSpace)
+		})
+	}
+	return err
+}
+
+// reserve is claim without a word; it returns the bytes free.
+func (s *serverSync) reserve(size int64) (uint64, error) {
 	avail, total, err := s.spool.Space()
 	if errors.Is(err, errors.ErrUnsupported) {
 		avail, total = math.MaxUint64, 0
 	} else if err != nil {
-		return &localError{err}
+		return 0, &localError{err}
 	}
-	if err := s.cfg.reserve(avail, total, size); err != nil {
-		s.spoolFull.Do(func() {
-			s.log.Warnf("%s: the spool has %d bytes free and min_free_space keeps %s: leaving files on the server until there is room",
-				s.tgt.addr, avail, s.cfg.MinFreeSpace)
-		})
-		return err
-	}
-	return nil
+	return avail, s.cfg.reserve(avail, total, size)
 }
 
 // settle counts a failed MV and tells whether the connection is still good.
@@ -271,6 +317,7 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, local.err))
 	case errors.Is(err, errNoRoom):
 		s.count(&s.deferred, 0)
+		s.log.Debugf("%s: %s left on the server: no room in the spool", s.tgt.addr, name)
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)

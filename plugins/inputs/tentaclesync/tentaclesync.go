@@ -143,8 +143,12 @@ func (t *TentacleSync) recoverSpool() error {
 	defer sp.Close()
 	t.recovery.Release()
 	rec, err := sp.Recover()
+	if rec == nil {
+		return fmt.Errorf("spool_dir: %w", err)
+	}
 	if err != nil {
-		return fmt.Errorf("spool_dir: removing files left half written by an earlier run: %w", err)
+		// Leftovers only cost room; the Data Server never reads them.
+		t.Log.Warnf("removing files left half written by an earlier run: %v", err)
 	}
 	t.recovery = rec
 	for _, name := range rec.Removed {
@@ -251,14 +255,15 @@ func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
 	defer sp.Close()
 
 	var wg sync.WaitGroup
+	var spoolFull sync.Once // one min_free_space warning per gather
 	for _, tgt := range t.targets {
-		wg.Go(func() { t.gatherServer(acc, sp, tgt) })
+		wg.Go(func() { t.gatherServer(acc, sp, tgt, &spoolFull) })
 	}
 	wg.Wait()
 	return nil
 }
 
-func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target) {
+func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target, spoolFull *sync.Once) {
 	if t.stopping.Err() != nil {
 		return // stopped: no new sync, and no metric for one never started
 	}
@@ -269,7 +274,7 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	defer tgt.busy.Unlock()
 
 	start := time.Now()
-	pull := t.newSync(sp, tgt)
+	pull := t.newSync(sp, tgt, spoolFull)
 	st := pull.run()
 	res := classify(st.err)
 	var cs configStats

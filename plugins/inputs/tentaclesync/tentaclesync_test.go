@@ -207,7 +207,7 @@ func TestMinFreeSpaceTakesBytesOrAPercent(t *testing.T) {
 		p := loadConfig(t, "min_free_space = "+text)
 		require.Equal(t, want, p.MinFreeSpace, text)
 	}
-	for _, text := range []string{`"100%"`, `"-1%"`, `"lots"`, `"%"`, `"-5"`} {
+	for _, text := range []string{`"100%"`, `"-1%"`, `"NaN%"`, `"lots"`, `"%"`, `"-5"`} {
 		c := config.NewConfig()
 		err := c.LoadConfigData([]byte("[[inputs.tentaclesync]]\nservers = [\"h\"]\nmin_free_space = "+text+"\n"), config.EmptySourcePath)
 		require.ErrorContains(t, err, "min_free_space", text)
@@ -469,10 +469,7 @@ func TestDeadServerDoesNotStopTheOthers(t *testing.T) {
 func TestBrokenTransferLeavesNoPartialFileAndNamesTheLostFile(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\nbroken.1.data\nnext.1.data\n")
-		_, _ = r.ReadString('\n') // MV <broken.1.data>
-		_, _ = io.WriteString(conn, "MV SIZE 1000\n")
-		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, strings.Repeat("x", 300))
+		answerFetch(conn, r, "MV", 1000, strings.Repeat("x", 300))
 	})
 	p, log := newPlugin(t, addr)
 	p.Connections = 1
@@ -497,10 +494,7 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
 			return
 		}
-		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, "MV SIZE 4\n")
-		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, "data")
+		answerFetch(conn, r, "MV", 4, "data")
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
@@ -511,6 +505,16 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 		"files_received": int64(1), "bytes_received": int64(4),
 	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
 	require.Equal(t, map[string][]byte{"a.1.data": []byte("data")}, spoolFiles(t, p.SpoolDir))
+}
+
+// answerFetch plays a server's side of one MV or RECV: it reads the
+// command, announces size, reads the client's OK (or decline) and sends
+// body, which may be shorter than size.
+func answerFetch(conn net.Conn, r *bufio.Reader, cmd string, size int, body string) {
+	_, _ = r.ReadString('\n')
+	fmt.Fprintf(conn, "%s SIZE %d\n", cmd, size)
+	_, _ = r.ReadString('\n')
+	_, _ = io.WriteString(conn, body)
 }
 
 // answerLS plays a server's side of "LS <>" with the given listing body.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 
@@ -15,76 +16,124 @@ const (
 	transferVerified = "verified"
 )
 
+var errChanged = errors.New("the file changed since it was copied")
+
 // pullVerified copies a file (RECV), makes the copy durable, and only then
 // moves it (MV), comparing the moved bytes with the copy. At every step the
-// file is on the server, in the spool, or both: a broken connection during
-// the MV costs nothing but a possible second copy at the next gather.
-func (s *serverSync) pullVerified(c *tentacle.Client, name string) (declined bool, err error) {
+// file is on the server, in the spool, or both. Each step is retried alone
+// after an idle close, so a copy is never taken twice in one gather.
+func (s *serverSync) pullVerified(c *tentacle.Client, name string) (*tentacle.Client, error) {
+	var sum []byte
+	var size int64
+	c, err := s.attempt(c, name, func(c *tentacle.Client, name string) (bool, error) {
+		var declined bool
+		var err error
+		sum, size, declined, err = s.copy(c, name)
+		return declined, err
+	})
+	if err != nil || sum == nil {
+		return c, err // the server keeps the file
+	}
+	if c == nil {
+		if c, err = s.dial(s.ctx); err != nil {
+			s.log.Warnf("%s: %s is copied into the spool but still on the server, to be brought again: %v", s.tgt.addr, name, err)
+			return nil, err
+		}
+	}
+	return s.attempt(c, name, func(c *tentacle.Client, name string) (bool, error) {
+		return s.moveAndCompare(c, name, sum, size)
+	})
+}
+
+// copy brings a file in with RECV. It returns the SHA-256 and size of the
+// bytes only once they are durable in the spool.
+func (s *serverSync) copy(c *tentacle.Client, name string) (sum []byte, size int64, declined bool, err error) {
 	var out *spoolWriter
-	copied := sha256.New()
+	h := sha256.New()
 	n, err := c.Recv(s.xfer, name, func(size int64) (io.Writer, error) {
-		w, err := s.open(name, size)
+		w, err := s.open(name, size, s.spool.CreateCopy)
 		if err != nil {
 			return nil, err
 		}
 		out = w
-		return io.MultiWriter(w, copied), nil
+		return io.MultiWriter(w, h), nil
 	})
 	if err != nil {
 		out.abort()
 		var de *tentacle.DeclinedError
-		return errors.As(err, &de), s.settle(name, err, out)
+		return nil, 0, errors.As(err, &de), s.settle(name, err, out)
 	}
 	if !s.commit(name, out, n) {
-		return false, nil // still on the server; the spool error stops the sync
+		return nil, 0, false, nil // the spool error stops the sync
 	}
-	return false, s.moveAndCompare(c, name, copied.Sum(nil))
+	return h.Sum(nil), n, false, nil
 }
 
-// moveAndCompare removes the file from the server with MV. The moved bytes
-// are written aside while they are hashed: if they differ from the copy
-// already in the spool (the file changed on the server in between), they
-// are kept as a file of their own, since they may be the newer data.
-func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte) error {
+// moveAndCompare removes the copied file from the server with MV. A file of
+// another size has changed since the copy: it is declined and stays on the
+// server for the next gather. Otherwise the moved bytes are hashed, and
+// written aside where there is room: if they differ from the copy, they are
+// kept as a file of their own, since they may be the newer data.
+func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte, size int64) (declined bool, err error) {
 	var moved *hashingWriter
-	_, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
+	_, err = c.Move(s.xfer, name, func(n int64) (io.Writer, error) {
+		if n != size {
+			return nil, errChanged
+		}
 		moved = &hashingWriter{h: sha256.New()}
-		// Never decline here: the server would keep a file the spool
-		// already has, and the next gather would bring it twice.
-		if w, err := s.open(name, max(size, 1)); err == nil {
-			moved.out = w
+		if _, err := s.reserve(n); err == nil {
+			moved.out, _ = s.create(name, n, s.spool.Create)
 		}
 		return moved, nil
 	})
-	var refused *tentacle.RemoteError
+	var (
+		refused  *tentacle.RemoteError
+		changed  *tentacle.DeclinedError
+		transfer *tentacle.TransferError
+	)
 	switch {
+	case errors.As(err, &changed):
+		s.log.Infof("%s: %s changed on the server after it was copied (now %d bytes, was %d); the new version stays there for the next gather",
+			s.tgt.addr, name, changed.Size, size)
+		return true, nil
 	case errors.As(err, &refused):
-		// Gone since the RECV (another client took it): the spool has it.
+		// Gone since the copy (another client took it): the spool has it.
 		s.log.Debugf("%s: %s was gone by the MV: %v", s.tgt.addr, name, refused)
-		return nil
-	case err != nil:
+		return false, nil
+	case errors.As(err, &transfer):
 		moved.abort()
-		s.log.Warnf("%s: moving %s after copying it failed; the copy is in the spool, and the file may still be on the server, to be brought again: %v",
+		s.log.Warnf("%s: moving %s after copying it broke; the copy is in the spool, and the file may still be on the server, to be brought again: %v",
 			s.tgt.addr, name, err)
-		return err
+		return false, err
+	case err != nil: // nothing moved: ErrServerClosed is tried again
+		return false, err
 	case bytes.Equal(moved.h.Sum(nil), want):
 		moved.abort()
-		return nil
-	case moved.out == nil || moved.out.err != nil:
-		moved.abort()
-		s.log.Errorf("%s: %s changed on the server between the copy and the move, and the moved version could not be written to the spool; the copied version is kept",
-			s.tgt.addr, name)
-		return nil
-	default:
-		final, err := moved.out.f.Commit()
-		moved.out.release()
-		if err != nil {
-			s.stopLocal(err)
-		}
-		s.log.Warnf("%s: %s changed on the server between the copy and the move; both versions are kept, the moved one as %s",
-			s.tgt.addr, name, final)
-		return nil
+		return false, nil
 	}
+	s.keepChanged(name, moved)
+	return false, nil
+}
+
+// keepChanged stores the moved bytes of a file that changed between the
+// copy and the move, when they could be written.
+func (s *serverSync) keepChanged(name string, moved *hashingWriter) {
+	if moved.out == nil || moved.out.err != nil {
+		moved.abort()
+		s.count(&s.failed, 0)
+		s.log.Errorf("%s: %s changed on the server between the copy and the move, and the moved version could not be written to the spool: that version is lost, the copied one is kept",
+			s.tgt.addr, name)
+		return
+	}
+	final, err := moved.out.f.Commit()
+	moved.out.release()
+	if err != nil {
+		s.count(&s.failed, 0)
+		s.stopLocal(fmt.Errorf("%s changed on the server between the copy and the move; storing the moved version: %w", name, err))
+		return
+	}
+	s.log.Warnf("%s: %s changed on the server between the copy and the move; both versions are kept, the moved one as %s",
+		s.tgt.addr, name, final)
 }
 
 // hashingWriter hashes every byte and writes them to out while out works:

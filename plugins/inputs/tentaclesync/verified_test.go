@@ -7,9 +7,12 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -50,14 +53,8 @@ func TestVerifiedTransferCopiesThenMoves(t *testing.T) {
 func serveCopyThenMove(t *testing.T, name, recv string, mvSize int, mv string) string {
 	return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\n"+name+"\n")
-		_, _ = r.ReadString('\n') // RECV <name>
-		fmt.Fprintf(conn, "RECV SIZE %d\n", len(recv))
-		_, _ = r.ReadString('\n') // RECV OK
-		_, _ = io.WriteString(conn, recv)
-		_, _ = r.ReadString('\n') // MV <name>
-		fmt.Fprintf(conn, "MV SIZE %d\n", mvSize)
-		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, mv)
+		answerFetch(conn, r, "RECV", len(recv), recv)
+		answerFetch(conn, r, "MV", mvSize, mv)
 		if len(mv) == mvSize {
 			_, _ = r.ReadString('\n') // QUIT
 		}
@@ -84,7 +81,7 @@ func TestVerifiedTransferKeepsTheCopyWhenTheMoveBreaks(t *testing.T) {
 }
 
 func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
-	addr := serveCopyThenMove(t, "a.1.data", "old", 5, "newer")
+	addr := serveCopyThenMove(t, "a.1.data", "old", 3, "new")
 	p, log := newPlugin(t, addr)
 	p.ConfigSync = false // the script plays the data pull only
 	p.Transfer = "verified"
@@ -92,18 +89,68 @@ func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
 	acc := gather(t, p)
 
 	require.Equal(t, "success", metricFor(t, acc, addr).Tags()["result"])
-	require.Equal(t, map[string][]byte{"a.1.data": []byte("old"), "a.1.1.data": []byte("newer")}, spoolFiles(t, p.SpoolDir))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("old"), "a.1.1.data": []byte("new")}, spoolFiles(t, p.SpoolDir))
 	require.Len(t, log.Warnings(), 1)
-	require.Contains(t, log.Warnings()[0], "changed on the server between the copy and the move")
+	require.Contains(t, log.Warnings()[0], "changed on the server between the copy and the move; both versions are kept, the moved one as a.1.1.data")
+}
+
+// A file of another size at the MV is being rewritten (a 0-byte one is an
+// upload in progress): taking it would delete the new version.
+func TestVerifiedTransferLeavesAFileThatChangedSizeOnTheServer(t *testing.T) {
+	for name, size := range map[string]int{"grown": 5, "uploading again": 0} {
+		t.Run(name, func(t *testing.T) {
+			addr := serveCopyThenMove(t, "a.1.data", "old", size, "newer"[:size])
+			p, log := newPlugin(t, addr)
+			p.Transfer = "verified"
+			require.NoError(t, p.Init())
+			acc := gather(t, p)
+
+			m := metricFor(t, acc, addr)
+			require.Equal(t, "success", m.Tags()["result"])
+			require.Equal(t, int64(1), m.Fields()["files_received"])
+			require.Equal(t, map[string][]byte{"a.1.data": []byte("old")}, spoolFiles(t, p.SpoolDir))
+			require.Empty(t, log.Warnings())
+			require.Empty(t, log.Errors())
+		})
+	}
+}
+
+// An idle close between the copy and the move: only the move is tried
+// again, so the file arrives once.
+func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
+	var conns atomic.Int64
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		if conns.Add(1) == 1 {
+			answerLS(conn, r, ".\n..\na.1.data\n")
+			answerFetch(conn, r, "RECV", 4, "data")
+			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
+			return
+		}
+		if line, _ := r.ReadString('\n'); line != "MV <a.1.data>\n" {
+			return // a second copy would fail the test: no answer, a timeout
+		}
+		_, _ = io.WriteString(conn, "MV SIZE 4\n")
+		_, _ = r.ReadString('\n')
+		_, _ = io.WriteString(conn, "data")
+		_, _ = r.ReadString('\n') // QUIT
+	})
+	p, _ := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
+	p.Transfer = "verified"
+	p.Timeout = config.Duration(time.Second)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "success", 0, map[string]any{
+		"files_received": int64(1), "bytes_received": int64(4),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("data")}, spoolFiles(t, p.SpoolDir))
 }
 
 func TestVerifiedTransferLosesNothingWhenTheCopyBreaks(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\na.1.data\n")
-		_, _ = r.ReadString('\n') // RECV <a.1.data>
-		_, _ = io.WriteString(conn, "RECV SIZE 5000\n")
-		_, _ = r.ReadString('\n') // RECV OK
-		_, _ = io.WriteString(conn, strings.Repeat("x", 100))
+		answerFetch(conn, r, "RECV", 5000, strings.Repeat("x", 100))
 	})
 	p, log := newPlugin(t, addr)
 	p.Transfer = "verified"
