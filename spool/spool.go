@@ -93,7 +93,9 @@ type File struct {
 	f    *os.File
 	tmp  string
 	name string
-	copy bool // the source keeps the file: never keep nameless bytes
+	// exclusive files never get a copy name: Commit fails if name is taken.
+	exclusive bool
+	copy      bool // the source keeps the file: never keep nameless bytes
 }
 
 // CreateCopy is Create for a file whose source keeps it (a copy, not a
@@ -139,6 +141,9 @@ func (f *File) Commit() (string, error) {
 		return "", f.kept(fmt.Errorf("close: %w", err))
 	}
 	final, err := f.publish()
+	if exists := (*existsError)(nil); errors.As(err, &exists) {
+		return "", err
+	}
 	if final == "" {
 		return "", f.kept(err)
 	}
@@ -173,6 +178,9 @@ func (f *File) Abort() {
 // publish gives the temporary file its final name without ever replacing a
 // file: link fails on an existing name where rename would overwrite it.
 func (f *File) publish() (string, error) {
+	if f.exclusive {
+		return f.publishExclusive()
+	}
 	for n := range maxCopies {
 		final := copyName(f.name, n)
 		err := f.s.root.Link(f.tmp, final)

@@ -1,9 +1,10 @@
 // Command tentaclesync-demo shows the main job without a Pandora FMS install:
 // it starts a Go Tentacle server on loopback the way an isolated network runs
 // it (TLS with client certificates, a password, -I -o and Pandora's filters),
-// seeds it with agent data files, syncs once into a local spool through the
+// seeds it with agent data files and a first-contact agent configuration,
+// puts a console-made collection in the central spool, syncs once through the
 // same configuration loader and shim as tentaclesync-execd, and prints the
-// metrics and the files it wrote.
+// metrics and the files on both sides.
 package main
 
 import (
@@ -44,8 +45,8 @@ func run(work string, agents int) error {
 			return err
 		}
 	}
-	remote, spoolDir := filepath.Join(work, "remote"), filepath.Join(work, "data_in")
-	for _, dir := range []string{remote, spoolDir, filepath.Join(remote, "conf"), filepath.Join(remote, "md5")} {
+	remote, spoolDir, stateDir := filepath.Join(work, "remote"), filepath.Join(work, "data_in"), filepath.Join(work, "state")
+	for _, dir := range []string{remote, spoolDir, filepath.Join(remote, "conf"), filepath.Join(remote, "md5"), filepath.Join(remote, "collections")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
@@ -55,6 +56,9 @@ func run(work string, agents int) error {
 		return err
 	}
 	if err := seed(remote, agents); err != nil {
+		return err
+	}
+	if err := seedConsole(spoolDir); err != nil {
 		return err
 	}
 	filters, err := server.ParseFilters(server.PandoraFilters)
@@ -70,10 +74,11 @@ func run(work string, agents int) error {
 	}
 	defer srv.Close()
 	fmt.Printf("Remote Tentacle server on %s (TLS with client certificates, password, -I -o, Pandora filters)\n", srv.Addr())
-	fmt.Printf("waiting there: %s\n\n", strings.Join(listFiles(remote), ", "))
+	fmt.Printf("waiting there: %s\n", strings.Join(listFiles(remote), ", "))
+	fmt.Printf("made by the console in %s: %s\n\n", spoolDir, strings.Join(listFiles(spoolDir), ", "))
 
 	configFile := filepath.Join(work, "tentaclesync.conf")
-	if err := os.WriteFile(configFile, []byte(config(srv.Addr(), spoolDir, certs)), 0o600); err != nil {
+	if err := os.WriteFile(configFile, []byte(config(srv.Addr(), spoolDir, stateDir, certs)), 0o600); err != nil {
 		return err
 	}
 	s := shim.New()
@@ -85,13 +90,13 @@ func run(work string, agents int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nFiles written to %s:\n", spoolDir)
+	fmt.Printf("\nFiles in %s:\n", spoolDir)
 	for _, name := range listFiles(spoolDir) {
 		info, err := os.Stat(filepath.Join(spoolDir, name))
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  %-24s %5d bytes\n", name, info.Size())
+		fmt.Printf("  %-34s %5d bytes\n", name, info.Size())
 	}
 	fmt.Printf("\nLeft on the remote server: %s\n", strings.Join(listFiles(remote), ", "))
 	if !ok {
@@ -101,7 +106,8 @@ func run(work string, agents int) error {
 }
 
 // seed writes two data files per agent, an upload still in progress (empty)
-// and a first-contact agent configuration, which the data pull leaves alone.
+// and a first-contact agent configuration with its md5 file, which the data
+// pull leaves alone and the configuration sync copies in.
 func seed(remote string, agents int) error {
 	now := time.Now()
 	for a := 1; a <= agents; a++ {
@@ -116,7 +122,28 @@ func seed(remote string, agents int) error {
 	if err := os.WriteFile(filepath.Join(remote, "site-host99.1.data"), nil, 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(remote, "conf", "e3b0c44298fc1c14.conf"), []byte("agent_name site-host01\n"), 0o644)
+	if err := os.WriteFile(filepath.Join(remote, "conf", "e3b0c44298fc1c14.conf"), []byte("agent_name site-host01\n"), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(remote, "md5", "e3b0c44298fc1c14.md5"), []byte("9b2c8f1a07d5e6c3a4b1f0e9d8c7b6a5"), 0o644)
+}
+
+// seedConsole writes what the central console makes for the agents: a
+// collection and its md5 file, which the configuration sync pushes.
+func seedConsole(spoolDir string) error {
+	for rel, data := range map[string]string{
+		"collections/fc_1.zip": "PK\x05\x06" + strings.Repeat("\x00", 18),
+		"md5/fc_1.md5":         "76cdb2bad9582d23c1f6f4d868218d6c",
+	} {
+		path := filepath.Join(spoolDir, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func agentXML(agent int, timestamp string) []byte {
@@ -136,17 +163,18 @@ func agentXML(agent int, timestamp string) []byte {
 `, timestamp, agent, 10+agent*3, 90-agent*4)
 }
 
-func config(addr, spoolDir string, certs *testcerts.Set) string {
+func config(addr, spoolDir, stateDir string, certs *testcerts.Set) string {
 	return fmt.Sprintf(`[[inputs.tentaclesync]]
   servers = [%q]
   spool_dir = %q
+  state_dir = %q
   password = %q
   tls_ca = %q
   tls_cert = %q
   tls_key = %q
   timeout = "5s"
   connections = 4
-`, addr, spoolDir, password, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
+`, addr, spoolDir, stateDir, password, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
 }
 
 // listFiles names the regular files below dir, sorted, relative to it.

@@ -41,15 +41,15 @@ func TestMain(m *testing.M) {
 // site is an isolated network's Tentacle server with TLS, client
 // certificates and a password, and the central side's configuration for it.
 type site struct {
-	remote, spool, config string
-	addr                  string
-	files                 map[string][]byte
+	remote, spool, state, config string
+	addr                         string
+	files                        map[string][]byte
 }
 
 func newSite(t *testing.T) *site {
 	t.Helper()
 	dir := t.TempDir()
-	s := &site{remote: filepath.Join(dir, "remote"), spool: filepath.Join(dir, "data_in"), files: map[string][]byte{}}
+	s := &site{remote: filepath.Join(dir, "remote"), spool: filepath.Join(dir, "data_in"), state: filepath.Join(dir, "state"), files: map[string][]byte{}}
 	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "conf"), 0o755))
 	require.NoError(t, os.MkdirAll(s.spool, 0o755))
 	certs, err := testcerts.Write(dir, "site")
@@ -67,12 +67,13 @@ func newSite(t *testing.T) *site {
 	writeConfig(t, s.config, fmt.Sprintf(`
   servers = [%q]
   spool_dir = %q
+  state_dir = %q
   password = "p@ss w0rd"
   tls_ca = %q
   tls_cert = %q
   tls_key = %q
   timeout = "5s"
-`, s.addr, s.spool, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
+`, s.addr, s.spool, s.state, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
 	return s
 }
 
@@ -151,11 +152,12 @@ func TestOnceExitsOneWhenAServerFails(t *testing.T) {
 	writeConfig(t, s.config, fmt.Sprintf(`
   servers = ["127.0.0.1:1", %q]
   spool_dir = %q
+  state_dir = %q
   retries = 0
   password = "p@ss w0rd"
   tls_enable = true
   insecure_skip_verify = true
-`, s.addr, s.spool))
+`, s.addr, s.spool, s.state))
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(execd(t), "-config", s.config, "-once")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -171,6 +173,42 @@ func TestOnceExitsOneWhenAServerFails(t *testing.T) {
 	// Without a client certificate the server refuses the TLS session.
 	require.Equal(t, map[string]string{"127.0.0.1:1": "connection_failed", s.addr: "tls_failed"}, results)
 	require.Contains(t, stderr.String(), "127.0.0.1:1")
+}
+
+func TestConfigAcrossTheGapSurvivesARestart(t *testing.T) {
+	s := newSite(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "md5"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "conf", "agent.conf"), []byte("agent_name a\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "md5", "agent.md5"), []byte("a-md5"), 0o644))
+	for rel, data := range map[string]string{"conf/edited.conf": "agent_name e\n", "md5/edited.md5": "e-md5"} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(s.spool, rel)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(s.spool, rel), []byte(data), 0o644))
+	}
+	once := func() map[string]any {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(execd(t), "-config", s.config, "-once")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		require.NoError(t, cmd.Run(), stderr.String())
+		metrics := parse(t, stdout.Bytes())
+		require.Len(t, metrics, 1)
+		require.Equal(t, "success", metrics[0].Tags()["result"])
+		return metrics[0].Fields()
+	}
+
+	fields := once()
+	require.Equal(t, int64(2), fields["config_files_sent"])
+	require.Equal(t, int64(2), fields["config_files_received"])
+	got, err := os.ReadFile(filepath.Join(s.remote, "conf", "edited.conf"))
+	require.NoError(t, err)
+	require.Equal(t, "agent_name e\n", string(got))
+	got, err = os.ReadFile(filepath.Join(s.spool, "conf", "agent.conf"))
+	require.NoError(t, err)
+	require.Equal(t, "agent_name a\n", string(got))
+
+	fields = once()
+	require.Equal(t, int64(0), fields["config_files_sent"], "a new process remembers what it pushed")
+	require.Equal(t, int64(0), fields["config_files_received"])
 }
 
 func TestBadConfigExitsWithTheKey(t *testing.T) {

@@ -53,7 +53,8 @@ func TestEndingMidTransferLeavesNoPartialFile(t *testing.T) {
 			leftover := filepath.Join(spoolDir, spool.TempPrefix+"ABCDEFGHIJKLMNOPQRSTUVWXYZ.tmp")
 			require.NoError(t, os.WriteFile(leftover, []byte("half a fi"), 0o644))
 			config := filepath.Join(dir, "tentaclesync.conf")
-			writeConfig(t, config, fmt.Sprintf("\n  servers = [%q]\n  spool_dir = %q\n  timeout = \"2s\"\n", addr, spoolDir))
+			writeConfig(t, config, fmt.Sprintf("\n  servers = [%q]\n  spool_dir = %q\n  state_dir = %q\n  timeout = \"2s\"\n",
+				addr, spoolDir, filepath.Join(dir, "state")))
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

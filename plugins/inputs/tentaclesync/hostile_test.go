@@ -167,6 +167,7 @@ func hostilePlugin(t *testing.T, hostile string, certs *testcerts.Set) *Tentacle
 	})
 	good.put(t, "good.1.data", []byte("good"))
 	p, _ := newPlugin(t, hostile, good.addr())
+	p.ConfigSync = false // the scripts play the data pull only
 	p.SpoolDir = filepath.Join(t.TempDir(), "spool")
 	require.NoError(t, os.Mkdir(p.SpoolDir, 0o755))
 	p.Timeout = config.Duration(time.Second)

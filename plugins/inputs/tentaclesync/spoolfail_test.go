@@ -113,6 +113,7 @@ func TestDiskFillingMidFileStopsThePull(t *testing.T) {
 	})
 	p, log := newPlugin(t, addr)
 	p.SpoolDir = dir
+	p.ConfigSync = false // the script plays the data pull only
 	p.Connections = 1
 	require.NoError(t, p.MinFreeSpace.UnmarshalText([]byte("0")))
 	require.NoError(t, p.Init())

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/tentaclesync/tentaclesync/internal/state"
 	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle"
 )
@@ -45,12 +47,15 @@ type TentacleSync struct {
 	MaxFilesPerGather int             `toml:"max_files_per_gather"`
 	Transfer          string          `toml:"transfer"`
 	MinFreeSpace      freeSpace       `toml:"min_free_space"`
+	ConfigSync        bool            `toml:"config_sync"`
+	StateDir          string          `toml:"state_dir"`
 	Log               telegraf.Logger `toml:"-"`
 	common_tls.ClientConfig
 
 	include  filter.Filter
 	targets  []*target
 	reserved atomic.Int64 // bytes claimed by files being written (see reserve)
+	sums     sumCache
 	recovery *spool.Recovery
 	// gathering is held (shared) by each Gather, so that Stop can wait for
 	// them to end.
@@ -112,6 +117,13 @@ func (t *TentacleSync) Init() error {
 	}
 	if err := t.initTargets(tlsConfig); err != nil {
 		return err
+	}
+	// After every other check, so that only a good configuration creates
+	// it, and before the spool's recovery, which takes the spool's lock.
+	if t.ConfigSync {
+		if err := state.Prepare(t.StateDir); err != nil {
+			return fmt.Errorf("state_dir: %w", err)
+		}
 	}
 	if err := t.recoverSpool(); err != nil {
 		return err
@@ -262,9 +274,15 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	defer tgt.busy.Unlock()
 
 	start := time.Now()
-	st := t.newSync(sp, tgt, spoolFull).run()
+	pull := t.newSync(sp, tgt, spoolFull)
+	st := pull.run()
 	res := classify(st.err)
-	acc.AddFields("tentaclesync", map[string]any{
+	var cs configStats
+	if t.ConfigSync && st.err == nil {
+		cs = pull.syncConfig()
+		res = classify(cs.connErr)
+	}
+	fields := map[string]any{
 		"files_received": st.received,
 		"bytes_received": st.bytes,
 		"files_skipped":  st.skipped,
@@ -273,12 +291,19 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 		"backlog_files":  st.backlog(),
 		"sync_time":      time.Since(start).Seconds(),
 		"result_code":    res.code,
-	}, map[string]string{"server": tgt.addr, "result": res.name})
+	}
+	maps.Copy(fields, cs.fields())
+	acc.AddFields("tentaclesync", fields, map[string]string{"server": tgt.addr, "result": res.name})
 	if st.err != nil {
 		acc.AddError(fmt.Errorf("%s: %w", tgt.addr, st.err))
 	}
 	if st.localErr != nil {
 		acc.AddError(fmt.Errorf("%s: pulling stopped: %w", tgt.addr, st.localErr))
+	}
+	for _, err := range append(cs.errs, cs.connErr) {
+		if err != nil {
+			acc.AddError(fmt.Errorf("%s: config sync: %w", tgt.addr, err))
+		}
 	}
 }
 
@@ -294,6 +319,8 @@ func init() {
 			MaxFilesPerGather: 10000,
 			Transfer:          transferMove,
 			MinFreeSpace:      freeSpace{percent: 5},
+			ConfigSync:        true,
+			StateDir:          "/var/lib/tentaclesync",
 		}
 	})
 }

@@ -34,7 +34,7 @@ type remote struct {
 	accepts atomic.Int64
 }
 
-func startRemote(t *testing.T, tweak func(*server.Config)) *remote {
+func startRemote(t testing.TB, tweak func(*server.Config)) *remote {
 	t.Helper()
 	r := &remote{dir: t.TempDir()}
 	for _, sub := range []string{"conf", "md5", "collections", "trans", "commands"} {
@@ -58,7 +58,7 @@ func startRemote(t *testing.T, tweak func(*server.Config)) *remote {
 
 func (r *remote) addr() string { return r.address }
 
-func (r *remote) put(t *testing.T, name string, data []byte) {
+func (r *remote) put(t testing.TB, name string, data []byte) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(r.dir, name), data, 0o644))
 }
@@ -77,12 +77,13 @@ func (l *countingListener) Accept() (net.Conn, error) {
 }
 
 // newPlugin is the plugin as Telegraf creates it, with a fresh spool.
-func newPlugin(t *testing.T, servers ...string) (*TentacleSync, *testutil.CaptureLogger) {
+func newPlugin(t testing.TB, servers ...string) (*TentacleSync, *testutil.CaptureLogger) {
 	t.Helper()
 	p := inputs.Inputs["tentaclesync"]().(*TentacleSync)
 	log := &testutil.CaptureLogger{Name: "inputs.tentaclesync"}
 	p.Servers = servers
 	p.SpoolDir = t.TempDir()
+	p.StateDir = t.TempDir()
 	p.Timeout = config.Duration(5 * time.Second)
 	p.Log = log
 	t.Cleanup(p.Stop)
@@ -106,6 +107,9 @@ func spoolFiles(t *testing.T, dir string) map[string][]byte {
 	require.NoError(t, err)
 	files := map[string][]byte{}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		require.NoError(t, err)
 		files[e.Name()] = data
@@ -129,6 +133,8 @@ func expected(addr, result string, code int64, fields map[string]any) telegraf.M
 		"files_received": int64(0), "bytes_received": int64(0), "files_skipped": int64(0),
 		"files_failed": int64(0), "files_deferred": int64(0), "backlog_files": int64(0),
 		"sync_time": float64(0), "result_code": code,
+		"config_files_sent": int64(0), "config_bytes_sent": int64(0), "config_files_received": int64(0),
+		"config_files_removed": int64(0), "config_files_failed": int64(0),
 	}
 	for k, v := range fields {
 		all[k] = v
@@ -181,6 +187,8 @@ func TestSampleConfigLoadsInTelegraf(t *testing.T) {
 	require.Equal(t, []string{"*.data"}, p.Include)
 	require.Equal(t, config.Size(64<<20), p.MaxFileSize)
 	require.Equal(t, 10000, p.MaxFilesPerGather)
+	require.True(t, p.ConfigSync)
+	require.Equal(t, "/var/lib/tentaclesync", p.StateDir)
 	require.Equal(t, certs.CAFile, p.TLSCA)
 	require.Equal(t, "move", p.Transfer)
 	require.Equal(t, freeSpace{percent: 5}, p.MinFreeSpace)
@@ -271,7 +279,7 @@ func TestGatherPullsDataFilesIntoTheSpool(t *testing.T) {
 	r.put(t, "uploading.1.data", nil)                          // an upload in progress
 	r.put(t, "huge.1.data", bytes.Repeat([]byte("x"), 2000))   // above max_file_size
 	r.put(t, "notes.txt", []byte("not ours"))                  // does not match include
-	r.put(t, filepath.Join("conf", "abc.conf"), []byte("x=1")) // remote configuration stays
+	r.put(t, filepath.Join("conf", "abc.conf"), []byte("x=1")) // first contact: copied, and stays
 
 	p, log := newPlugin(t, r.addr())
 	p.MaxFileSize = 1500
@@ -284,6 +292,7 @@ func TestGatherPullsDataFilesIntoTheSpool(t *testing.T) {
 	}
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(r.addr(), "success", 0, map[string]any{
 		"files_received": int64(20), "bytes_received": total, "files_skipped": int64(2), "backlog_files": int64(2),
+		"config_files_received": int64(1),
 	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
 	require.Empty(t, acc.Errors)
 	require.Equal(t, want, spoolFiles(t, p.SpoolDir), "every byte of every file, and nothing else")
@@ -298,6 +307,7 @@ func TestGatherPullsDataFilesIntoTheSpool(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"uploading.1.data", "huge.1.data", "notes.txt"}, leftNames)
 	require.FileExists(t, filepath.Join(r.dir, "conf", "abc.conf"))
+	require.FileExists(t, filepath.Join(p.SpoolDir, "conf", "abc.conf"))
 	require.GreaterOrEqual(t, r.accepts.Load(), int64(4), "files move over `connections` connections")
 	require.Len(t, log.Warnings(), 1, "the oversized file is worth a warning")
 	require.Contains(t, log.Warnings()[0], "huge.1.data")
@@ -310,6 +320,7 @@ func TestPlainTCPDeclineIsFollowedByAFreshConnection(t *testing.T) {
 	r.put(t, "c.1.data", nil) // declined last: no connection is opened after it
 	p, _ := newPlugin(t, r.addr())
 	p.Connections = 1
+	p.ConfigSync = false // it would count as one more connection
 	require.NoError(t, p.Init())
 	m := metricFor(t, gather(t, p), r.addr())
 	require.Equal(t, "success", m.Tags()["result"])
@@ -487,6 +498,7 @@ func TestServerClosingBeforeAFileIsRetriedOnAFreshConnection(t *testing.T) {
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
 	require.NoError(t, p.Init())
 	acc := gather(t, p)
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "success", 0, map[string]any{
@@ -520,6 +532,7 @@ func TestHostileNamesInAListingAreLeftAlone(t *testing.T) {
 		_, _ = io.Copy(io.Discard, conn)
 	})
 	p, _ := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
 	require.NoError(t, p.Init())
 	acc := gather(t, p)
 	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(addr, "success", 0, map[string]any{

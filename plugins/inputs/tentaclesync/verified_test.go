@@ -83,6 +83,7 @@ func TestVerifiedTransferKeepsTheCopyWhenTheMoveBreaks(t *testing.T) {
 func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
 	addr := serveCopyThenMove(t, "a.1.data", "old", 3, "new")
 	p, log := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
 	p.Transfer = "verified"
 	require.NoError(t, p.Init())
 	acc := gather(t, p)
@@ -134,6 +135,7 @@ func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
+	p.ConfigSync = false // the script plays the data pull only
 	p.Transfer = "verified"
 	p.Timeout = config.Duration(time.Second)
 	require.NoError(t, p.Init())
