@@ -70,7 +70,9 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
   tls_key = %q
   timeout = "5s"
   max_files_per_gather = 10
-`, north.addr, south.addr, spool, password, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile), 0o600))
+  state_dir = %q
+`, north.addr, south.addr, spool, password, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile,
+		filepath.Join(dir, "state")), 0o600))
 	metricsFile := filepath.Join(dir, "metrics.out")
 	telegrafConf := filepath.Join(dir, "telegraf.conf")
 	require.NoError(t, os.WriteFile(telegrafConf,
@@ -368,7 +370,7 @@ bind-address = %q
 	startProcess(t, filepath.Join(dir, "influxd.log"), influxd, "-config", conf)
 	db := &influxDB{url: "http://" + httpAddr}
 	waitFor(t, "influxd to answer /ping", func() string {
-		resp, err := http.Get(db.url + "/ping")
+		resp, err := influxHTTP.Get(db.url + "/ping")
 		if err != nil {
 			return err.Error()
 		}
@@ -378,7 +380,7 @@ bind-address = %q
 		}
 		return ""
 	})
-	resp, err := http.PostForm(db.url+"/query", url.Values{"q": {"CREATE DATABASE " + database}})
+	resp, err := influxHTTP.PostForm(db.url+"/query", url.Values{"q": {"CREATE DATABASE " + database}})
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "CREATE DATABASE")
@@ -408,7 +410,7 @@ type answer struct {
 
 func (db *influxDB) query(t *testing.T, q string) answer {
 	t.Helper()
-	resp, err := http.Get(db.url + "/query?" + url.Values{"db": {database}, "q": {q}}.Encode())
+	resp, err := influxHTTP.Get(db.url + "/query?" + url.Values{"db": {database}, "q": {q}}.Encode())
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -492,11 +494,18 @@ type process struct {
 
 // startProcess runs a program with its output in logFile. Cleanup stops it
 // if the test has not, and shows the log when the test failed.
+// influxHTTP bounds every call, so that a stalled influxd cannot hold a
+// wait past its own bound.
+var influxHTTP = &http.Client{Timeout: 5 * time.Second}
+
 func startProcess(t *testing.T, logFile, name string, args ...string) *process {
 	t.Helper()
 	log, err := os.Create(logFile)
 	require.NoError(t, err)
 	p := &process{cmd: exec.Command(name, args...), exited: make(chan struct{})}
+	// If the test binary dies (go test's -timeout panics past t.Cleanup),
+	// its children die with it instead of holding ports and files.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	require.NoError(t, p.cmd.Start(), "%s", name)
 	go func() {

@@ -399,6 +399,13 @@ func (cs *configSync) sendFile(f cfgFile) error {
 	if err != nil {
 		return &localError{fmt.Errorf("sending %s: %w", f, err)}
 	}
+	if f.isMD5() {
+		// Checked after reading the md5 file: the console writes a payload
+		// before its md5 file, so a payload seen now is at least as new.
+		if err := cs.payloadsOnServer(f); err != nil {
+			return err
+		}
+	}
 	err = cs.do(func(c *tentacle.Client) error {
 		return c.Send(cs.ctx, f.name, int64(len(data)), bytes.NewReader(data))
 	})
@@ -412,6 +419,39 @@ func (cs *configSync) sendFile(f cfgFile) error {
 	cs.sent++
 	cs.bytesSent += int64(len(data))
 	cs.record(f, content{sum: state.Sum(data), size: int64(len(data))}, true)
+	return nil
+}
+
+// payloadsOnServer tells whether every central payload that md5 file f
+// announces (conf/H.conf, collections/H.zip, commands/H.rcmd) is on the
+// server in its current version, as the state records what was sent or
+// found in step. Otherwise an agent could read the new md5 file and fetch
+// an old payload, and not fetch again until the next edit. Checked at send
+// time, it also covers a console edit made during the scan.
+func (cs *configSync) payloadsOnServer(f cfgFile) error {
+	for _, k := range configKinds {
+		if k.dir == "md5" {
+			continue
+		}
+		payload := cfgFile{dir: k.dir, name: f.base() + k.suffix}
+		sub, err := cs.subdir(k.dir, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return &localError{fmt.Errorf("sending %s: %w", f, err)}
+		}
+		c, err := cs.centralContent(sub, payload)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return &localError{fmt.Errorf("sending %s: reading %s: %w", f, payload, err)}
+		}
+		if entry, ok := cs.state.Files[payload.String()]; !ok || entry.SHA256 != c.sum || c.size == 0 {
+			return fmt.Errorf("%w: %s is not on the server in its current version", errNotNow, payload)
+		}
+	}
 	return nil
 }
 

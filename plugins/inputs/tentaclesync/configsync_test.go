@@ -166,6 +166,32 @@ func TestConsoleEditIsPushedPayloadFirstAndMD5Last(t *testing.T) {
 	require.Empty(t, sends.take())
 }
 
+// The console rewrites a payload (here caught while it is still empty) and
+// then its md5 file: the md5 file must wait until the server has the new
+// payload, or an agent would fetch the old one and never fetch again.
+func TestMD5WaitsForItsPayloadInItsCurrentVersion(t *testing.T) {
+	var sends sendLog
+	r := startRemote(t, recordSends(&sends))
+	p, _ := newPlugin(t, r.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "conf/"+agentHash+".conf", "v1")
+	putCentral(t, p, "md5/"+agentHash+".md5", "md5-v1")
+	gather(t, p)
+	require.Equal(t, []string{agentHash + ".conf", agentHash + ".md5"}, sends.take())
+
+	putCentral(t, p, "conf/"+agentHash+".conf", "") // being rewritten
+	putCentral(t, p, "md5/"+agentHash+".md5", "md5-v2")
+	acc := gather(t, p)
+	require.Empty(t, acc.Errors)
+	require.Empty(t, sends.take(), "the md5 file waits")
+	require.Equal(t, "md5-v1", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
+
+	putCentral(t, p, "conf/"+agentHash+".conf", "v2")
+	gather(t, p)
+	require.Equal(t, []string{agentHash + ".conf", agentHash + ".md5"}, sends.take())
+	require.Equal(t, "md5-v2", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
+}
+
 func TestWithoutStateTheServersFilesDecide(t *testing.T) {
 	var sends sendLog
 	r := startRemote(t, recordSends(&sends))
@@ -421,4 +447,28 @@ func listAll(t *testing.T, dir string) []string {
 		return err
 	}))
 	return files
+}
+
+// A second tentaclesync on the same spool (a -once beside Telegraf's) pulls
+// data but leaves the configuration, and its state, to the first.
+func TestOnlyTheFirstProcessOnASpoolSyncsConfiguration(t *testing.T) {
+	r := startRemote(t, nil)
+	first, _ := newPlugin(t, r.addr())
+	require.NoError(t, first.Init())
+	putCentral(t, first, "conf/"+agentHash+".conf", "v1")
+	r.put(t, "host01.1.data", agentFile("host01"))
+
+	second, log := newPlugin(t, r.addr())
+	second.SpoolDir = first.SpoolDir
+	require.NoError(t, second.Init())
+	acc := gather(t, second)
+	require.Equal(t, counts(1, 0, 0, 0, 0, 0), configFields(t, acc, r.addr()))
+	var said []string
+	for _, e := range log.Messages() {
+		said = append(said, e.Text)
+	}
+	require.Contains(t, strings.Join(said, "\n"), "only that one syncs configuration")
+
+	acc = gather(t, first)
+	require.Equal(t, counts(0, 1, 2, 0, 0, 0), configFields(t, acc, r.addr()))
 }

@@ -155,7 +155,8 @@ func (t *TentacleSync) recoverSpool() error {
 		t.Log.Infof("removed %s from the spool: a file left half written by an earlier run", name)
 	}
 	if rec.InUse {
-		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone", t.SpoolDir)
+		// Two writers of one state file would undo each other's records.
+		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone, and only that one syncs configuration", t.SpoolDir)
 	}
 	if _, _, err := sp.Space(); err != nil {
 		t.Log.Warnf("min_free_space is not enforced: %v", err)
@@ -278,7 +279,7 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	st := pull.run()
 	res := classify(st.err)
 	var cs configStats
-	if t.ConfigSync && st.err == nil {
+	if t.ConfigSync && st.err == nil && !t.recovery.InUse {
 		cs = pull.syncConfig()
 		res = classify(cs.connErr)
 	}
