@@ -46,6 +46,11 @@ type Config struct {
 	Retries   int           // -r: default 3; idle close after Timeout × (Retries+1)
 	MaxConns  int           // -c: connections served at once; default 10
 	Logger    *slog.Logger  // nil: discard
+
+	// NoDelay turns Nagle's algorithm off. It is NOT reference-faithful:
+	// the reference server leaves Nagle on. It exists so that benchmarks
+	// can show what Nagle costs a client.
+	NoDelay bool
 }
 
 // Filter routes names matching Pattern (unanchored, as in Perl) into Dir.
@@ -212,7 +217,7 @@ func (s *Server) untrack(c net.Conn) {
 func (s *Server) serveConn(raw net.Conn) {
 	if tcp, ok := raw.(interface{ SetNoDelay(bool) error }); ok {
 		// The reference server leaves Nagle's algorithm on.
-		_ = tcp.SetNoDelay(false)
+		_ = tcp.SetNoDelay(s.cfg.NoDelay)
 	}
 	log := s.cfg.Logger.With("client", raw.RemoteAddr().String())
 	conn := raw

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// table collects markdown rows.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer) {
+	fmt.Fprintf(w, "| %s |\n", strings.Join(t.header, " | "))
+	fmt.Fprintf(w, "|%s\n", strings.Repeat(" --- |", len(t.header)))
+	for _, r := range t.rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+	}
+	fmt.Fprintln(w)
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (b *bench) run(w io.Writer) error {
+	sz := b.sz
+	fmt.Fprintf(w, "tentaclesync-bench, %s, %s, %d CPUs, spool on %s\n\n",
+		b.startedAt.UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.NumCPU(), b.diskDir)
+
+	limits := &table{header: []string{"limit (same run)", "measured"}}
+	progress("raw loopback copy of %d MiB", sz.rawBytes>>20)
+	raw, err := rawLoopback(sz.rawBytes)
+	if err != nil {
+		return fmt.Errorf("raw loopback: %w", err)
+	}
+	limits.add("raw loopback TCP copy, 64 KiB writes", fmt.Sprintf("%.0f MB/s", raw))
+	progress("disk write of %d MiB", sz.rawBytes>>20)
+	disk, err := diskWrite(b.diskDir, sz.rawBytes)
+	if err != nil {
+		return fmt.Errorf("disk write: %w", err)
+	}
+	limits.add("spool disk: one file, 64 KiB writes, fsync", fmt.Sprintf("%.0f MB/s", disk))
+	for _, writers := range []int{1, 8} {
+		progress("spool ceiling, %d writers", writers)
+		dir, drop, err := freshDir(b.diskDir, "ceiling")
+		if err != nil {
+			return err
+		}
+		rate, err := spoolCeiling(dir, sz.ceiling, writers, sz.smallSize)
+		drop()
+		if err != nil {
+			return fmt.Errorf("spool ceiling: %w", err)
+		}
+		limits.add(fmt.Sprintf("spool disk: durable 4 KiB files (spool package, no network), %d writer(s)", writers),
+			fmt.Sprintf("%.0f files/s", rate))
+	}
+
+	pulls := &table{header: []string{"pull", "connections", "files", "seconds", "files/s", "MB/s", "compared with", "target", ""}}
+	for _, conns := range []int{1, 4, 8} {
+		if err := b.pullRow(pulls, "4 KiB, loopback", pullCase{files: sz.smallFiles, size: sz.smallSize, conns: conns, spool: b.diskDir},
+			func(r pullResult) (string, string, string) {
+				return "", "≥ 8,000 files/s", verdict(r.filesPerSec() >= 8000)
+			}); err != nil {
+			return err
+		}
+	}
+	for _, conns := range []int{1, 4, 8} {
+		if err := b.pullRow(pulls, "4 KiB, loopback, spool on tmpfs (not durable: the path without the disk)",
+			pullCase{files: sz.smallFiles, size: sz.smallSize, conns: conns, spool: b.fastDir},
+			func(r pullResult) (string, string, string) { return "", "", "" }); err != nil {
+			return err
+		}
+	}
+	for _, conns := range []int{1, 4, 8} {
+		if err := b.pullRow(pulls, fmt.Sprintf("%d MiB, loopback", sz.bigSize>>20),
+			pullCase{files: sz.bigFiles, size: sz.bigSize, conns: conns, spool: b.diskDir},
+			func(r pullResult) (string, string, string) {
+				ratio := r.mbPerSec() / raw
+				return fmt.Sprintf("%.0f%% of raw loopback, %.0f%% of disk write", 100*ratio, 100*r.mbPerSec()/disk),
+					"≥ 70% of raw loopback", verdict(ratio >= 0.7)
+			}); err != nil {
+			return err
+		}
+	}
+	for _, conns := range []int{1, 4, 8} {
+		ideal := float64(conns) / (2 * sz.rtt.Seconds())
+		if err := b.pullRow(pulls, fmt.Sprintf("4 KiB, %v RTT", sz.rtt),
+			pullCase{files: sz.rttFiles, size: sz.smallSize, conns: conns, rtt: sz.rtt, spool: b.diskDir},
+			func(r pullResult) (string, string, string) {
+				ratio := r.filesPerSec() / ideal
+				cmp := fmt.Sprintf("%.0f%% of ideal %.0f files/s", 100*ratio, ideal)
+				if conns != 8 {
+					return cmp, "", ""
+				}
+				return cmp, "≥ 80% of ideal", verdict(ratio >= 0.8)
+			}); err != nil {
+			return err
+		}
+	}
+
+	nagle := &table{header: []string{"server (4 KiB files, 1 connection, spool on tmpfs)", "files", "ms per file", "ratio", "target", ""}}
+	progress("Nagle comparison")
+	faithful, err := b.pull(pullCase{files: sz.nagleFiles, size: sz.smallSize, conns: 1, spool: b.fastDir})
+	if err != nil {
+		return fmt.Errorf("Nagle on: %w", err)
+	}
+	noDelay, err := b.pull(pullCase{files: sz.nagleFiles, size: sz.smallSize, conns: 1, noDelay: true, spool: b.fastDir})
+	if err != nil {
+		return fmt.Errorf("Nagle off: %w", err)
+	}
+	perFile := func(r pullResult) float64 { return 1000 * r.elapsed.Seconds() / float64(r.files) }
+	ratio := perFile(faithful) / perFile(noDelay)
+	nagle.add("no Nagle (NoDelay, not reference-faithful)", fmt.Sprint(noDelay.files), fmt.Sprintf("%.3f", perFile(noDelay)), "1", "", "")
+	nagle.add("reference-faithful: 1 KiB writes, Nagle on", fmt.Sprint(faithful.files), fmt.Sprintf("%.3f", perFile(faithful)),
+		fmt.Sprintf("%.2f×", ratio), "≤ 2×", verdict(ratio <= 2))
+
+	mem := &table{header: []string{"peak RSS of one gather (child process, 8 connections)", "files", "seconds", "peak RSS", "target", ""}}
+	for _, c := range []struct {
+		what  string
+		files int
+		size  int64
+	}{
+		{"nothing to pull (baseline)", 0, 0},
+		{fmt.Sprintf("one file of %d MiB", sz.rssBig>>20), 1, sz.rssBig},
+		{fmt.Sprintf("%d MiB over %d files", sz.rssBig>>20, sz.rssFiles), sz.rssFiles, sz.rssBig / int64(sz.rssFiles)},
+	} {
+		progress("peak RSS: %s", c.what)
+		r, err := b.rss(c.files, c.size, 8)
+		if err != nil {
+			return fmt.Errorf("peak RSS, %s: %w", c.what, err)
+		}
+		target, met := "< 64 MiB", verdict(r.peak < 64<<20)
+		if c.files == 0 {
+			target, met = "", ""
+		}
+		mem.add(c.what, fmt.Sprint(r.files), fmt.Sprintf("%.1f", r.elapsed.Seconds()), fmt.Sprintf("%.1f MiB", float64(r.peak)/(1<<20)), target, met)
+	}
+
+	limits.write(w)
+	pulls.write(w)
+	nagle.write(w)
+	mem.write(w)
+	fmt.Fprintf(w, "%.0f s in all.\n", time.Since(b.startedAt).Seconds())
+	return nil
+}
+
+// pullRow runs one pull and adds its row; judge gives the comparison, the
+// target and whether it was met.
+func (b *bench) pullRow(t *table, what string, pc pullCase, judge func(pullResult) (string, string, string)) error {
+	progress("%s, %d connections, %d files", what, pc.conns, pc.files)
+	r, err := b.pull(pc)
+	if err != nil {
+		return fmt.Errorf("%s, %d connections: %w", what, pc.conns, err)
+	}
+	cmp, target, met := judge(r)
+	t.add(what, fmt.Sprint(pc.conns), fmt.Sprint(r.files), fmt.Sprintf("%.2f", r.elapsed.Seconds()),
+		fmt.Sprintf("%.0f", r.filesPerSec()), fmt.Sprintf("%.1f", r.mbPerSec()), cmp, target, met)
+	return nil
+}
