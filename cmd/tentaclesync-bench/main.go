@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 )
 
@@ -57,10 +58,16 @@ var quick = sizes{
 	rssBig:     8 << 20, rssFiles: 1000,
 }
 
+// exitCode is set on failure; main returns through its defers first.
+var exitCode int
+
 func main() {
+	defer func() { os.Exit(exitCode) }()
 	quickRun := flag.Bool("quick", false, "tiny sizes: proves the suite works in seconds; the numbers mean nothing")
 	spoolRoot := flag.String("spool", os.TempDir(), "directory on the disk under test; the spools are made and removed in it")
 	fastRoot := flag.String("tmpfs", defaultTmpfs(), "directory on a RAM filesystem for the remote servers' files and the spool-on-tmpfs rows")
+	only := flag.String("only", "", "run only these sections (comma-separated): small, tmpfs, big, rtt, nagle, rss; the limits always run")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of this process (the server, the plugin, the proxy; not the memory cases' child) to this file")
 	var child childFlags
 	flag.StringVar(&child.addr, "child-addr", "", "internal: gather once from this server in a child process")
 	flag.StringVar(&child.spool, "child-spool", "", "internal: the child's spool")
@@ -83,11 +90,31 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	b.only = *only
 	defer b.cleanup()
-	if err := b.run(os.Stdout); err != nil {
-		b.cleanup()
-		log.Fatal(err)
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer stop()
 	}
+	if err := b.run(os.Stdout); err != nil {
+		log.Print(err)
+		exitCode = 1
+	}
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // defaultTmpfs is /dev/shm where there is one, else the temporary directory.
@@ -101,6 +128,7 @@ func defaultTmpfs() string {
 // bench holds one run's directories.
 type bench struct {
 	sz        sizes
+	only      string // sections to run; all when empty
 	diskDir   string // on the disk under test
 	fastDir   string // on tmpfs
 	exe       string

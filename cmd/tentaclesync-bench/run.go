@@ -33,39 +33,76 @@ func verdict(ok bool) string {
 }
 
 func (b *bench) run(w io.Writer) error {
-	sz := b.sz
 	fmt.Fprintf(w, "tentaclesync-bench, %s, %s, %d CPUs, spool on %s\n\n",
 		b.startedAt.UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.NumCPU(), b.diskDir)
 
 	limits := &table{header: []string{"limit (same run)", "measured"}}
-	progress("raw loopback copy of %d MiB", sz.rawBytes>>20)
-	raw, err := rawLoopback(sz.rawBytes)
+	pulls := &table{header: []string{"pull", "connections", "files", "seconds", "files/s", "MB/s", "compared with", "target", ""}}
+	nagle := &table{header: []string{"server (4 KiB files, 1 connection, spool on tmpfs)", "files", "ms per file", "ratio", "target", ""}}
+	mem := &table{header: []string{"peak RSS of one gather (child process, 8 connections)", "files", "seconds", "peak RSS", "target", ""}}
+	raw, disk, err := b.limits(limits)
 	if err != nil {
-		return fmt.Errorf("raw loopback: %w", err)
+		return err
+	}
+	for _, section := range []struct {
+		name string
+		run  func() error
+	}{
+		{"small", func() error { return b.small(pulls) }},
+		{"tmpfs", func() error { return b.tmpfs(pulls) }},
+		{"big", func() error { return b.big(pulls, raw, disk) }},
+		{"rtt", func() error { return b.rtt(pulls) }},
+		{"nagle", func() error { return b.nagle(nagle) }},
+		{"rss", func() error { return b.memory(mem) }},
+	} {
+		if b.only != "" && !strings.Contains(b.only, section.name) {
+			continue
+		}
+		if err := section.run(); err != nil {
+			return err
+		}
+	}
+	for _, t := range []*table{limits, pulls, nagle, mem} {
+		t.write(w)
+	}
+	fmt.Fprintf(w, "%.0f s in all.\n", time.Since(b.startedAt).Seconds())
+	return nil
+}
+
+// limits measures the link and the disk alone.
+func (b *bench) limits(limits *table) (raw, disk float64, err error) {
+	sz := b.sz
+	progress("raw loopback copy of %d MiB", sz.rawBytes>>20)
+	raw, err = rawLoopback(sz.rawBytes)
+	if err != nil {
+		return 0, 0, fmt.Errorf("raw loopback: %w", err)
 	}
 	limits.add("raw loopback TCP copy, 64 KiB writes", fmt.Sprintf("%.0f MB/s", raw))
 	progress("disk write of %d MiB", sz.rawBytes>>20)
-	disk, err := diskWrite(b.diskDir, sz.rawBytes)
+	disk, err = diskWrite(b.diskDir, sz.rawBytes)
 	if err != nil {
-		return fmt.Errorf("disk write: %w", err)
+		return 0, 0, fmt.Errorf("disk write: %w", err)
 	}
 	limits.add("spool disk: one file, 64 KiB writes, fsync", fmt.Sprintf("%.0f MB/s", disk))
 	for _, writers := range []int{1, 8} {
 		progress("spool ceiling, %d writers", writers)
 		dir, drop, err := freshDir(b.diskDir, "ceiling")
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		rate, err := spoolCeiling(dir, sz.ceiling, writers, sz.smallSize)
 		drop()
 		if err != nil {
-			return fmt.Errorf("spool ceiling: %w", err)
+			return 0, 0, fmt.Errorf("spool ceiling: %w", err)
 		}
 		limits.add(fmt.Sprintf("spool disk: durable 4 KiB files (spool package, no network), %d writer(s)", writers),
 			fmt.Sprintf("%.0f files/s", rate))
 	}
+	return raw, disk, nil
+}
 
-	pulls := &table{header: []string{"pull", "connections", "files", "seconds", "files/s", "MB/s", "compared with", "target", ""}}
+func (b *bench) small(pulls *table) error {
+	sz := b.sz
 	for _, conns := range []int{1, 4, 8} {
 		if err := b.pullRow(pulls, "4 KiB, loopback", pullCase{files: sz.smallFiles, size: sz.smallSize, conns: conns, spool: b.diskDir},
 			func(r pullResult) (string, string, string) {
@@ -74,6 +111,13 @@ func (b *bench) run(w io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// tmpfs pulls the small files into a spool where fsync costs nothing: the
+// path without the disk.
+func (b *bench) tmpfs(pulls *table) error {
+	sz := b.sz
 	for _, conns := range []int{1, 4, 8} {
 		if err := b.pullRow(pulls, "4 KiB, loopback, spool on tmpfs (not durable: the path without the disk)",
 			pullCase{files: sz.smallFiles, size: sz.smallSize, conns: conns, spool: b.fastDir},
@@ -81,6 +125,11 @@ func (b *bench) run(w io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+func (b *bench) big(pulls *table, raw, disk float64) error {
+	sz := b.sz
 	for _, conns := range []int{1, 4, 8} {
 		if err := b.pullRow(pulls, fmt.Sprintf("%d MiB, loopback", sz.bigSize>>20),
 			pullCase{files: sz.bigFiles, size: sz.bigSize, conns: conns, spool: b.diskDir},
@@ -92,6 +141,11 @@ func (b *bench) run(w io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
+
+func (b *bench) rtt(pulls *table) error {
+	sz := b.sz
 	for _, conns := range []int{1, 4, 8} {
 		ideal := float64(conns) / (2 * sz.rtt.Seconds())
 		if err := b.pullRow(pulls, fmt.Sprintf("4 KiB, %v RTT", sz.rtt),
@@ -107,8 +161,11 @@ func (b *bench) run(w io.Writer) error {
 			return err
 		}
 	}
+	return nil
+}
 
-	nagle := &table{header: []string{"server (4 KiB files, 1 connection, spool on tmpfs)", "files", "ms per file", "ratio", "target", ""}}
+func (b *bench) nagle(nagle *table) error {
+	sz := b.sz
 	progress("Nagle comparison")
 	faithful, err := b.pull(pullCase{files: sz.nagleFiles, size: sz.smallSize, conns: 1, spool: b.fastDir})
 	if err != nil {
@@ -123,8 +180,11 @@ func (b *bench) run(w io.Writer) error {
 	nagle.add("no Nagle (NoDelay, not reference-faithful)", fmt.Sprint(noDelay.files), fmt.Sprintf("%.3f", perFile(noDelay)), "1", "", "")
 	nagle.add("reference-faithful: 1 KiB writes, Nagle on", fmt.Sprint(faithful.files), fmt.Sprintf("%.3f", perFile(faithful)),
 		fmt.Sprintf("%.2f×", ratio), "≤ 2×", verdict(ratio <= 2))
+	return nil
+}
 
-	mem := &table{header: []string{"peak RSS of one gather (child process, 8 connections)", "files", "seconds", "peak RSS", "target", ""}}
+func (b *bench) memory(mem *table) error {
+	sz := b.sz
 	for _, c := range []struct {
 		what  string
 		files int
@@ -145,12 +205,6 @@ func (b *bench) run(w io.Writer) error {
 		}
 		mem.add(c.what, fmt.Sprint(r.files), fmt.Sprintf("%.1f", r.elapsed.Seconds()), fmt.Sprintf("%.1f MiB", float64(r.peak)/(1<<20)), target, met)
 	}
-
-	limits.write(w)
-	pulls.write(w)
-	nagle.write(w)
-	mem.write(w)
-	fmt.Fprintf(w, "%.0f s in all.\n", time.Since(b.startedAt).Seconds())
 	return nil
 }
 
