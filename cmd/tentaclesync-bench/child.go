@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
 type childFlags struct {
@@ -57,7 +59,7 @@ func (b *bench) rss(files int, size int64, conns int) (rssResult, error) {
 	if err := seed(remote, files, size); err != nil {
 		return rssResult{}, err
 	}
-	addr, stop, err := serve(remote, false, 0)
+	addr, stop, err := serve(remote, server.Config{}, 0)
 	if err != nil {
 		return rssResult{}, err
 	}

@@ -24,6 +24,7 @@ type pullCase struct {
 	conns   int
 	rtt     time.Duration // 0: straight to the server
 	noDelay bool          // server without Nagle (not reference-faithful)
+	block   int           // server's body block; 0: 1 KiB (reference-faithful)
 	spool   string        // root the spool is made in
 }
 
@@ -53,7 +54,7 @@ func (b *bench) pull(pc pullCase) (pullResult, error) {
 	if err := seed(remote, pc.files, pc.size); err != nil {
 		return pullResult{}, err
 	}
-	addr, stop, err := serve(remote, pc.noDelay, pc.rtt)
+	addr, stop, err := serve(remote, server.Config{NoDelay: pc.noDelay, BodyBlock: pc.block}, pc.rtt)
 	if err != nil {
 		return pullResult{}, err
 	}
@@ -78,10 +79,12 @@ func (b *bench) pull(pc pullCase) (pullResult, error) {
 	return pullResult{files: pc.files, bytes: int64(pc.files) * pc.size, elapsed: elapsed}, nil
 }
 
-// serve starts the Go Tentacle server on dir, behind the latency proxy when
-// rtt > 0, and returns the address to pull from.
-func serve(dir string, noDelay bool, rtt time.Duration) (string, func(), error) {
-	srv, err := server.Start("127.0.0.1:0", server.Config{Dir: dir, Insecure: true, NoDelay: noDelay})
+// serve starts the Go Tentacle server on dir with -I and cfg's other
+// settings, behind the latency proxy when rtt > 0, and returns the address
+// to pull from.
+func serve(dir string, cfg server.Config, rtt time.Duration) (string, func(), error) {
+	cfg.Dir, cfg.Insecure = dir, true
+	srv, err := server.Start("127.0.0.1:0", cfg)
 	if err != nil {
 		return "", nil, err
 	}

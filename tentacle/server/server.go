@@ -51,6 +51,11 @@ type Config struct {
 	// the reference server leaves Nagle on. It exists so that benchmarks
 	// can show what Nagle costs a client.
 	NoDelay bool
+	// BodyBlock is the size of the reads and writes a body is sent in.
+	// Zero means 1 KiB, as the reference server does; anything else is NOT
+	// reference-faithful and exists so that benchmarks can show what the
+	// 1 KiB blocks cost.
+	BodyBlock int
 }
 
 // Filter routes names matching Pattern (unanchored, as in Perl) into Dir.
@@ -110,6 +115,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 10
+	}
+	if cfg.BodyBlock <= 0 {
+		cfg.BodyBlock = blockSize
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

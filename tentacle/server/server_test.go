@@ -219,6 +219,11 @@ func TestNoDelayTurnsNagleOffAndKeeps1KiBWrites(t *testing.T) {
 	require.Equal(t, []int{len("RECV SIZE 3000\n"), 1024, 1024, 952}, rec.writes)
 }
 
+func TestBodyBlockSetsTheWriteSize(t *testing.T) {
+	rec := recvThroughRecorder(t, server.Config{BodyBlock: 2048})
+	require.Equal(t, []int{len("RECV SIZE 3000\n"), 2048, 952}, rec.writes)
+}
+
 // recvThroughRecorder RECVs a 3000-byte file from a server with cfg and
 // returns what the server did to the connection.
 func recvThroughRecorder(t *testing.T, cfg server.Config) *recorder {
