@@ -155,13 +155,19 @@ func (b *bench) big(pulls *table, raw, disk float64) error {
 
 func (b *bench) rtt(pulls *table) error {
 	sz := b.sz
+	real, err := proxyRTT(sz.rtt)
+	if err != nil {
+		return fmt.Errorf("round trip through the proxy: %w", err)
+	}
 	for _, conns := range []int{1, 4, 8} {
 		ideal := float64(conns) / (2 * sz.rtt.Seconds())
+		idealReal := float64(conns) / (2 * real.Seconds())
 		if err := b.pullRow(pulls, fmt.Sprintf("4 KiB, %v RTT", sz.rtt),
 			pullCase{files: sz.rttFiles, size: sz.smallSize, conns: conns, rtt: sz.rtt, spool: b.diskDir},
 			func(r pullResult) (string, string, string) {
 				ratio := r.filesPerSec() / ideal
-				cmp := fmt.Sprintf("%.0f%% of ideal %.0f files/s", 100*ratio, ideal)
+				cmp := fmt.Sprintf("%.0f%% of ideal %.0f files/s (%.0f%% of %.0f files/s at the proxy's measured %.1f ms)",
+					100*ratio, ideal, 100*r.filesPerSec()/idealReal, idealReal, real.Seconds()*1000)
 				if conns != 8 {
 					return cmp, "", ""
 				}
