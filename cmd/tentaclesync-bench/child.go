@@ -25,6 +25,7 @@ func runChild(cf childFlags) error {
 	if err != nil {
 		return err
 	}
+	defer p.Stop()
 	var acc testutil.Accumulator
 	if err := p.Gather(&acc); err != nil {
 		return err

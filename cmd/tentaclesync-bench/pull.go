@@ -64,6 +64,7 @@ func (b *bench) pull(pc pullCase) (pullResult, error) {
 	if err != nil {
 		return pullResult{}, err
 	}
+	defer p.Stop()
 	var acc testutil.Accumulator
 	start := time.Now()
 	if err := p.Gather(&acc); err != nil {
