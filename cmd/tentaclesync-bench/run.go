@@ -184,11 +184,11 @@ func (b *bench) nagle(nagle *table) error {
 	progress("Nagle comparison")
 	faithful, err := b.pull(pullCase{files: sz.nagleFiles, size: sz.smallSize, conns: 1, spool: b.fastDir})
 	if err != nil {
-		return fmt.Errorf("Nagle on: %w", err)
+		return fmt.Errorf("server with Nagle on: %w", err)
 	}
 	noDelay, err := b.pull(pullCase{files: sz.nagleFiles, size: sz.smallSize, conns: 1, noDelay: true, spool: b.fastDir})
 	if err != nil {
-		return fmt.Errorf("Nagle off: %w", err)
+		return fmt.Errorf("server with Nagle off: %w", err)
 	}
 	perFile := func(r pullResult) float64 { return 1000 * r.elapsed.Seconds() / float64(r.files) }
 	ratio := perFile(faithful) / perFile(noDelay)
