@@ -73,11 +73,16 @@ func (b *bench) run(w io.Writer) error {
 func (b *bench) limits(limits *table) (raw, disk float64, err error) {
 	sz := b.sz
 	progress("raw loopback copy of %d MiB", sz.rawBytes>>20)
-	raw, err = rawLoopback(sz.rawBytes)
-	if err != nil {
-		return 0, 0, fmt.Errorf("raw loopback: %w", err)
+	// The best of three: the limit is what the machine can do, and other
+	// work on it only ever makes a measurement slower.
+	for range 3 {
+		r, err := rawLoopback(sz.rawBytes)
+		if err != nil {
+			return 0, 0, fmt.Errorf("raw loopback: %w", err)
+		}
+		raw = max(raw, r)
 	}
-	limits.add("raw loopback TCP copy, 64 KiB writes", fmt.Sprintf("%.0f MB/s", raw))
+	limits.add("raw loopback TCP copy, 64 KiB writes (best of 3)", fmt.Sprintf("%.0f MB/s", raw))
 	progress("disk write of %d MiB", sz.rawBytes>>20)
 	disk, err = diskWrite(b.diskDir, sz.rawBytes)
 	if err != nil {
