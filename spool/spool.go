@@ -62,6 +62,12 @@ func Open(dir string) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSpool(dir, root)
+}
+
+// newSpool takes over root, the spool directory dir, and keeps the
+// directory itself open for its fsyncs.
+func newSpool(dir string, root *os.Root) (*Spool, error) {
 	dirFile, err := root.Open(".")
 	if err != nil {
 		root.Close()
