@@ -41,8 +41,10 @@ var ErrUnsafeName = errors.New("unsafe spool file name")
 
 // Spool is an open spool directory.
 type Spool struct {
-	dir  string
-	root *os.Root
+	dir     string
+	root    *os.Root
+	dirFile *os.File // the directory itself, for its fsyncs
+	dirSync *dirSyncer
 }
 
 // Open opens an existing spool directory.
@@ -60,14 +62,25 @@ func Open(dir string) (*Spool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Spool{dir: dir, root: root}, nil
+	return newSpool(dir, root)
+}
+
+// newSpool takes over root, the spool directory dir, and keeps the
+// directory itself open for its fsyncs.
+func newSpool(dir string, root *os.Root) (*Spool, error) {
+	dirFile, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	return &Spool{dir: dir, root: root, dirFile: dirFile, dirSync: newDirSyncer(dirFile.Sync)}, nil
 }
 
 // Dir is the spool's path.
 func (s *Spool) Dir() string { return s.dir }
 
 // Close releases the directory.
-func (s *Spool) Close() error { return s.root.Close() }
+func (s *Spool) Close() error { return errors.Join(s.dirFile.Close(), s.root.Close()) }
 
 // CheckName accepts a plain, printable file name that is not one of ours.
 func CheckName(name string) error {
@@ -96,6 +109,8 @@ type File struct {
 	// exclusive files never get a copy name: Commit fails if name is taken.
 	exclusive bool
 	copy      bool // the source keeps the file: never keep nameless bytes
+
+	written, flushed int64 // bytes written, and handed to writeback
 }
 
 // CreateCopy is Create for a file whose source keeps it (a copy, not a
@@ -108,6 +123,13 @@ func (s *Spool) CreateCopy(name string) (*File, error) {
 	}
 	return f, err
 }
+
+// writebackChunk is how much of a file may be written before the kernel is
+// told to start writing it out. Without it a big file sits in the page cache
+// until Commit's fsync writes all of it at once while the network waits;
+// with it the disk works while the bytes arrive, and the fsync finds at most
+// the last chunk still to write.
+const writebackChunk = 8 << 20
 
 // Create starts writing a file that will be named name.
 func (s *Spool) Create(name string) (*File, error) {
@@ -122,7 +144,15 @@ func (s *Spool) Create(name string) (*File, error) {
 	return &File{s: s, f: f, tmp: tmp, name: name}, nil
 }
 
-func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+func (f *File) Write(p []byte) (int, error) {
+	n, err := f.f.Write(p)
+	f.written += int64(n)
+	if f.written-f.flushed >= writebackChunk {
+		startWriteback(f.f, f.flushed, f.written-f.flushed)
+		f.flushed = f.written
+	}
+	return n, err
+}
 
 // Commit makes the file durable and visible. It never replaces a file that
 // is already there: an unprocessed file of the same name keeps its name and
@@ -147,7 +177,7 @@ func (f *File) Commit() (string, error) {
 	if final == "" {
 		return "", f.kept(err)
 	}
-	if serr := f.s.syncDir(); serr != nil {
+	if serr := f.s.dirSync.sync(); serr != nil {
 		err = errors.Join(err, fmt.Errorf("sync spool directory after %s: %w", final, serr))
 	}
 	return final, err
@@ -242,11 +272,6 @@ func copyName(name string, n int) string {
 	return name + suffix
 }
 
-func (s *Spool) syncDir() error {
-	d, err := s.root.Open(".")
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+// syncDir makes every entry made in the spool directory so far durable,
+// sharing the fsync with concurrent callers (see dirSyncer).
+func (s *Spool) syncDir() error { return s.dirSync.sync() }

@@ -1,11 +1,14 @@
 package spool_test
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -142,4 +145,57 @@ func TestCommitKeepsTheBytesWhenNoNameIsFree(t *testing.T) {
 	defer rec.Release()
 	require.Empty(t, rec.Removed)
 	require.FileExists(t, kept[0], "a restart keeps the only copy")
+}
+
+func TestBigFileArrivesWholeThroughEarlyWriteback(t *testing.T) {
+	s, dir := open(t)
+	f, err := s.Create("big.data")
+	require.NoError(t, err)
+	var want []byte
+	for i := range 20 { // 20 MiB: more than two writeback chunks
+		block := []byte(strings.Repeat(strconv.Itoa(i%10), 1<<20))
+		_, err := f.Write(block)
+		require.NoError(t, err)
+		want = append(want, block...)
+	}
+	name, err := f.Commit()
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, got), "the file holds every byte in order")
+}
+
+func TestConcurrentCommitsAllArrive(t *testing.T) {
+	s, dir := open(t)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				if err := commit(s, fmt.Sprintf("w%d.%d.data", w, i), "<agent_data/>"); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, names(t, dir), 200)
+}
+
+func commit(s *spool.Spool, name, body string) error {
+	f, err := s.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, body); err != nil {
+		f.Abort()
+		return err
+	}
+	_, err = f.Commit()
+	return err
 }

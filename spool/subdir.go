@@ -30,7 +30,7 @@ func (s *Spool) OpenSubdir(name string) (*Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", filepath.Join(s.dir, name), err)
 	}
-	return &Spool{dir: filepath.Join(s.dir, name), root: root}, nil
+	return newSpool(filepath.Join(s.dir, name), root)
 }
 
 // MakeSubdir opens a subdirectory of the spool, creating it first if

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -207,9 +208,28 @@ func (c *recordedConn) SetNoDelay(on bool) error {
 }
 
 func TestBodiesGoOutIn1KiBWritesWithNagleOn(t *testing.T) {
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "f.data"), make([]byte, 3000), 0o644))
-	srv, err := server.New(server.Config{Dir: dir})
+	rec := recvThroughRecorder(t, server.Config{})
+	require.Equal(t, []bool{false}, rec.noDelay, "Nagle's algorithm stays on")
+	require.Equal(t, []int{len("RECV SIZE 3000\n"), 1024, 1024, 952}, rec.writes)
+}
+
+func TestNoDelayTurnsNagleOffAndKeeps1KiBWrites(t *testing.T) {
+	rec := recvThroughRecorder(t, server.Config{NoDelay: true})
+	require.Equal(t, []bool{true}, rec.noDelay)
+	require.Equal(t, []int{len("RECV SIZE 3000\n"), 1024, 1024, 952}, rec.writes)
+}
+
+func TestBodyBlockSetsTheWriteSize(t *testing.T) {
+	rec := recvThroughRecorder(t, server.Config{BodyBlock: 2048})
+	require.Equal(t, []int{len("RECV SIZE 3000\n"), 2048, 952}, rec.writes)
+}
+
+// recvThroughRecorder RECVs a 3000-byte file from a server with cfg and
+// returns what the server did to the connection.
+func recvThroughRecorder(t *testing.T, cfg server.Config) *recorder {
+	cfg.Dir = t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(cfg.Dir, "f.data"), make([]byte, 3000), 0o644))
+	srv, err := server.New(cfg)
 	require.NoError(t, err)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -226,8 +246,7 @@ func TestBodiesGoOutIn1KiBWritesWithNagleOn(t *testing.T) {
 
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	require.Equal(t, []bool{false}, rec.noDelay, "Nagle's algorithm stays on")
-	require.Equal(t, []int{len("RECV SIZE 3000\n"), 1024, 1024, 952}, rec.writes)
+	return &recorder{writes: slices.Clone(rec.writes), noDelay: slices.Clone(rec.noDelay)}
 }
 
 func TestConnectionsBeyondTheLimitWait(t *testing.T) {

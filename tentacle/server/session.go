@@ -133,7 +133,7 @@ func (s *session) writeBytes(b []byte) error {
 // server does; with Nagle on, that is what makes a client that delays its
 // ACKs slow.
 func (s *session) writeBody(r io.Reader) error {
-	buf := make([]byte, blockSize)
+	buf := make([]byte, s.srv.cfg.BodyBlock)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {

@@ -165,7 +165,9 @@ func safeName(name string) error {
 // work moves files until the jobs run out, the connection breaks, or a local
 // failure stops the sync. It owns c and whatever connection replaces it.
 func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
+	var prev committing
 	defer func() {
+		prev.wait()
 		if c != nil {
 			c.Quit()
 		}
@@ -187,7 +189,7 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 			}
 		}
 		var err error
-		if c, err = s.pullOne(c, name); err != nil {
+		if c, err = s.pullOne(c, name, &prev); err != nil {
 			s.fail(fmt.Errorf("pulling %s: %w", name, err))
 			return
 		}
@@ -196,11 +198,15 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 
 // pullOne brings one file in. It returns the connection for the next file,
 // or nil when that one needs a fresh connection; on an error c is closed.
-func (s *serverSync) pullOne(c *tentacle.Client, name string) (*tentacle.Client, error) {
+// prev is the commit of the connection's previous moved file (see
+// committing).
+func (s *serverSync) pullOne(c *tentacle.Client, name string, prev *committing) (*tentacle.Client, error) {
 	if s.cfg.Transfer == transferVerified {
 		return s.pullVerified(c, name)
 	}
-	return s.attempt(c, name, s.move)
+	return s.attempt(c, name, func(c *tentacle.Client, name string) (bool, error) {
+		return s.move(c, name, prev)
+	})
 }
 
 // step is one command's part in bringing a file in. It reports whether the
@@ -236,10 +242,19 @@ func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tenta
 	return c, nil
 }
 
-// move takes a file with MV, the server deleting it as it sends it.
-func (s *serverSync) move(c *tentacle.Client, name string) (declined bool, err error) {
+// move takes a file with MV, the server deleting it as it sends it. The
+// file is made durable in the background while the connection asks for the
+// next one, whose MV waits for it (prev; see committing).
+func (s *serverSync) move(c *tentacle.Client, name string, prev *committing) (declined bool, err error) {
 	var out *spoolWriter
 	n, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
+		// "MV OK" makes the server send this file and delete it: not
+		// before the previous one is durable, and not if its commit
+		// failed.
+		prev.wait()
+		if s.stop.Load() {
+			return nil, errStopping
+		}
 		w, err := s.open(name, size, s.spool.Create)
 		if err != nil {
 			return nil, err
@@ -248,7 +263,7 @@ func (s *serverSync) move(c *tentacle.Client, name string) (declined bool, err e
 		return w, nil
 	})
 	if err == nil {
-		s.commit(name, out, n)
+		prev.start(func() { s.commit(name, out, n) })
 		return false, nil
 	}
 	out.abort()
@@ -318,6 +333,8 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.Is(err, errNoRoom):
 		s.count(&s.deferred, 0)
 		s.log.Debugf("%s: %s left on the server: no room in the spool", s.tgt.addr, name)
+	case errors.Is(err, errStopping):
+		// Declined: it stays on the server for the next gather.
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
