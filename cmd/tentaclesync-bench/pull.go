@@ -110,6 +110,7 @@ func newPlugin(addr, spoolDir string, conns int) (*tentaclesync.TentacleSync, er
 	p.Timeout = config.Duration(30 * time.Second)
 	p.MaxFileSize = config.Size(4 << 30)
 	p.MaxFilesPerGather = 0
+	p.ConfigSync = false // data files only, and no state in /var/lib
 	p.Log = testutil.Logger{Name: "inputs.tentaclesync", Quiet: true}
 	if err := p.Init(); err != nil {
 		return nil, fmt.Errorf("plugin init: %w", err)

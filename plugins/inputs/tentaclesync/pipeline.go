@@ -1,9 +1,23 @@
 package tentaclesync
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
-// errStopping declines a file after a local failure has stopped the pull.
-var errStopping = errors.New("pulling stopped after a local failure")
+var (
+	// errStopping declines a file after a local failure or Stop.
+	errStopping = errors.New("pulling stopped")
+	// errSlowCommit declines a file whose MV answer waited too long for
+	// the previous file's commit (see maxCommitOverlap).
+	errSlowCommit = errors.New("the previous file's commit was slow")
+)
+
+// maxCommitOverlap is how long an MV answer may wait for the previous
+// file's commit. The reference server closes a connection idle for about
+// 4 s (-t 1, -r 3), and after MV SIZE it waits for our answer: a close then
+// would be indistinguishable from a file lost mid-transfer.
+const maxCommitOverlap = time.Second
 
 // committing is the commit (fsync, name, directory fsync) of a connection's
 // previous moved file, which runs while the connection sends the next MV and
@@ -32,5 +46,20 @@ func (c *committing) start(commit func()) {
 func (c *committing) wait() {
 	if c.done != nil {
 		<-c.done
+	}
+}
+
+// waitFor is wait for at most d; it reports whether the commit is done.
+func (c *committing) waitFor(d time.Duration) bool {
+	if c.done == nil {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return true
+	case <-t.C:
+		return false
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tentaclesync/tentaclesync/internal/scripted"
+	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
 // The previous file's commit runs while the next MV is asked for, but the
@@ -46,4 +48,59 @@ func TestNextFileIsTakenOnlyOnceThePreviousIsInTheSpool(t *testing.T) {
 	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
 	require.Equal(t, "aaaa", string(<-seenAtMVOK), "a.1.data was in the spool when b.1.data was taken")
 	require.Equal(t, map[string][]byte{"a.1.data": []byte("aaaa"), "b.1.data": []byte("bbbb")}, spoolFiles(t, spoolDir))
+}
+
+// holdCommit makes the commit of the named file run hold before it.
+func holdCommit(t *testing.T, name string, hold func()) {
+	t.Cleanup(func() { beforeCommit = func(string) {} })
+	beforeCommit = func(n string) {
+		if n == name {
+			hold()
+		}
+	}
+}
+
+// A commit slower than the server's idle close: the next MV answer is not
+// held until the server hangs up (which would look like a lost file); the
+// file is asked for again on a fresh connection.
+func TestSlowCommitDoesNotLookLikeALostFile(t *testing.T) {
+	r := startRemote(t, func(c *server.Config) {
+		c.Timeout, c.Retries = 200*time.Millisecond, 1 // idle close after 0.4 s
+	})
+	for _, name := range []string{"a.1.data", "b.1.data", "c.1.data"} {
+		r.put(t, name, []byte(name))
+	}
+	p, log := newPlugin(t, r.addr())
+	p.Connections = 1
+	require.NoError(t, p.Init())
+	holdCommit(t, "a.1.data", func() { time.Sleep(1500 * time.Millisecond) })
+	acc := gather(t, p)
+
+	testutil.RequireMetricsEqual(t, []telegraf.Metric{expected(r.addr(), "success", 0, map[string]any{
+		"files_received": int64(3), "bytes_received": int64(24),
+	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
+	require.Empty(t, log.Errors())
+	require.Len(t, spoolFiles(t, p.SpoolDir), 3)
+}
+
+// A Stop while the previous file is being committed: the next file, whose
+// MV is already asked for, is not taken.
+func TestStopDuringACommitTakesNoMoreFiles(t *testing.T) {
+	r := startRemote(t, nil)
+	r.put(t, "a.1.data", []byte("a"))
+	r.put(t, "b.1.data", []byte("b"))
+	p, _ := newPlugin(t, r.addr())
+	p.Connections = 1
+	require.NoError(t, p.Init())
+	holdCommit(t, "a.1.data", func() {
+		p.stop()                           // what Stop does first; Stop itself waits for the gather
+		time.Sleep(100 * time.Millisecond) // the MV of b.1.data is asked for
+	})
+	acc := gather(t, p)
+
+	m := metricFor(t, acc, r.addr())
+	require.Equal(t, int64(1), m.Fields()["files_received"])
+	require.Equal(t, int64(1), m.Fields()["backlog_files"])
+	require.FileExists(t, filepath.Join(r.dir, "b.1.data"), "left on the server")
+	require.Equal(t, map[string][]byte{"a.1.data": []byte("a")}, spoolFiles(t, p.SpoolDir))
 }

@@ -215,13 +215,14 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string, prev *committing) 
 type step func(c *tentacle.Client, name string) (declined bool, err error)
 
 // attempt runs step, and runs it once more on a fresh connection if the
-// server hung up before the step moved a byte: most likely its idle close
-// (about 4 s) while the previous file was being stored, and nothing is at
-// risk. It returns the connection as pullOne does.
+// server hung up before the step moved a byte (most likely its idle close,
+// about 4 s, while the previous file was being stored), or if the step
+// declined the file to wait for a slow commit: nothing is at risk. It returns the connection as pullOne does.
 func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tentacle.Client, error) {
 	declined, err := step(c, name)
-	if errors.Is(err, tentacle.ErrServerClosed) && !s.stop.Load() {
-		s.log.Debugf("%s: server closed the connection before %s; reconnecting", s.tgt.addr, name)
+	if (errors.Is(err, tentacle.ErrServerClosed) || errors.Is(err, errSlowCommit)) && !s.stop.Load() {
+		s.log.Debugf("%s: asking for %s again on a fresh connection: %v", s.tgt.addr, name, err)
+		c.Close()
 		if c, err = s.dial(s.ctx); err != nil {
 			return nil, fmt.Errorf("reconnecting: %w", err)
 		}
@@ -250,9 +251,14 @@ func (s *serverSync) move(c *tentacle.Client, name string, prev *committing) (de
 	n, err := c.Move(s.xfer, name, func(size int64) (io.Writer, error) {
 		// "MV OK" makes the server send this file and delete it: not
 		// before the previous one is durable, and not if its commit
-		// failed.
-		prev.wait()
-		if s.stop.Load() {
+		// failed or the plugin is stopping.
+		if !prev.waitFor(maxCommitOverlap) {
+			// The server closes a connection idle for about 4 s; had it
+			// closed while we held its answer, the file would look lost.
+			prev.wait()
+			return nil, errSlowCommit
+		}
+		if s.stop.Load() || s.ctx.Err() != nil {
 			return nil, errStopping
 		}
 		w, err := s.open(name, size, s.spool.Create)
@@ -268,6 +274,9 @@ func (s *serverSync) move(c *tentacle.Client, name string, prev *committing) (de
 	}
 	out.abort()
 	var de *tentacle.DeclinedError
+	if errors.Is(err, errSlowCommit) && !s.stop.Load() {
+		return true, errSlowCommit // attempt asks again on a fresh connection
+	}
 	return errors.As(err, &de), s.settle(name, err, out)
 }
 
@@ -320,6 +329,9 @@ func (s *serverSync) reserve(size int64) (uint64, error) {
 	return avail, s.cfg.reserve(avail, total, size)
 }
 
+// beforeCommit lets tests hold a commit up, as a slow disk would.
+var beforeCommit = func(string) {}
+
 // settle counts a failed MV and tells whether the connection is still good.
 func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	var declined *tentacle.DeclinedError
@@ -333,7 +345,7 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.Is(err, errNoRoom):
 		s.count(&s.deferred, 0)
 		s.log.Debugf("%s: %s left on the server: no room in the spool", s.tgt.addr, name)
-	case errors.Is(err, errStopping):
+	case errors.Is(err, errStopping), errors.Is(err, errSlowCommit):
 		// Declined: it stays on the server for the next gather.
 	case errors.Is(err, errUploading):
 		s.count(&s.skipped, 0)
@@ -374,6 +386,7 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 // is. Any failure here stops the pull: a spool that cannot store one file
 // will not store the next. In verified mode the server still has the file.
 func (s *serverSync) commit(name string, out *spoolWriter, n int64) bool {
+	beforeCommit(name)
 	final, err := out.f.Commit()
 	out.release()
 	still := ""
