@@ -84,7 +84,7 @@ func TestSendRecvMoveRoundTrip(t *testing.T) {
 	// command: one more round trip orders the check after the delete.
 	_, err = c.List(ctx, "")
 	require.NoError(t, err)
-	require.NoFileExists(t, filepath.Join(dir, "a.1.data"), "MV deletes the file")
+	requireMovedAway(t, filepath.Join(dir, "a.1.data"))
 	require.NoError(t, c.Quit())
 }
 
@@ -115,7 +115,7 @@ func TestFiltersRouteEveryCommand(t *testing.T) {
 	require.Equal(t, "x=1", buf.String())
 	_, err = c.List(ctx, "")
 	require.NoError(t, err)
-	require.NoFileExists(t, filepath.Join(dir, "conf", "abc.conf"))
+	requireMovedAway(t, filepath.Join(dir, "conf", "abc.conf"))
 }
 
 func TestErrAnswersKeepTheConnection(t *testing.T) {
@@ -435,4 +435,14 @@ func TestParseSizeAnswer(t *testing.T) {
 func TestParseListing(t *testing.T) {
 	require.Equal(t, []string{".", "..", "a b.data", "ñ.data"}, tentacle.ParseListing([]byte(".\n..\na b.data\n\nñ.data\n")))
 	require.Empty(t, tentacle.ParseListing(nil))
+}
+
+// requireMovedAway waits for a file the server sent with MV to go: the
+// server deletes it after writing the bytes, not before the client has them.
+func requireMovedAway(t *testing.T, path string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := os.Lstat(path)
+		return os.IsNotExist(err)
+	}, 10*time.Second, 5*time.Millisecond, "%s is still on the server", path)
 }

@@ -297,6 +297,9 @@ func TestGatherPullsDataFilesIntoTheSpool(t *testing.T) {
 	require.Empty(t, acc.Errors)
 	require.Equal(t, want, spoolFiles(t, p.SpoolDir), "every byte of every file, and nothing else")
 
+	for name := range want {
+		requireMovedAway(t, filepath.Join(r.dir, name))
+	}
 	left, err := os.ReadDir(r.dir)
 	require.NoError(t, err)
 	var leftNames []string
@@ -555,5 +558,15 @@ func TestSyncsOfOneServerNeverOverlap(t *testing.T) {
 
 	p.targets[0].busy.Unlock()
 	gather(t, p)
-	require.NoFileExists(t, filepath.Join(r.dir, "a.1.data"))
+	requireMovedAway(t, filepath.Join(r.dir, "a.1.data"))
+}
+
+// requireMovedAway waits for a file the server sent with MV to go: the
+// server deletes it after writing the bytes, not before the client has them.
+func requireMovedAway(t *testing.T, path string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_, err := os.Lstat(path)
+		return os.IsNotExist(err)
+	}, 10*time.Second, 5*time.Millisecond, "%s is still on the server", path)
 }

@@ -41,7 +41,7 @@ func TestVerifiedTransferCopiesThenMoves(t *testing.T) {
 	})}, acc.GetTelegrafMetrics(), testutil.IgnoreTime(), testutil.IgnoreFields("sync_time"))
 	require.Equal(t, want, spoolFiles(t, p.SpoolDir))
 	for name := range want {
-		require.NoFileExists(t, filepath.Join(r.dir, name), "moved after the copy")
+		requireMovedAway(t, filepath.Join(r.dir, name))
 	}
 	require.Empty(t, log.Warnings())
 	require.Zero(t, p.reserved.Load())
