@@ -68,7 +68,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn = withQuickAck(conn)
+	conn = WithQuickAck(conn)
 	if opts.TLSConfig != nil {
 		tlsConn := tls.Client(conn, opts.TLSConfig)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {

@@ -17,7 +17,10 @@ type quickAckConn struct {
 	raw syscall.RawConn
 }
 
-func withQuickAck(conn net.Conn) net.Conn {
+// WithQuickAck wraps a TCP connection so that the kernel acknowledges at
+// once before every read; other connections are returned as they are. Dial
+// uses it; it is exported for tools that relay the same traffic.
+func WithQuickAck(conn net.Conn) net.Conn {
 	tcp, ok := conn.(*net.TCPConn)
 	if !ok {
 		return conn

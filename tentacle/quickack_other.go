@@ -4,5 +4,5 @@ package tentacle
 
 import "net"
 
-// withQuickAck is a no-op where TCP_QUICKACK does not exist.
-func withQuickAck(conn net.Conn) net.Conn { return conn }
+// WithQuickAck is a no-op where TCP_QUICKACK does not exist.
+func WithQuickAck(conn net.Conn) net.Conn { return conn }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/tentaclesync/tentaclesync/tentacle"
 )
 
 // delayProxy forwards TCP connections to a target and delays every chunk of
@@ -88,7 +90,7 @@ func (p *delayProxy) pipe(dst, src net.Conn) {
 	queue := make(chan chunk, 256)
 	go func() {
 		defer close(queue)
-		r := withQuickAck(src)
+		r := tentacle.WithQuickAck(src)
 		for {
 			buf := make([]byte, 64<<10)
 			n, err := r.Read(buf)
@@ -130,7 +132,7 @@ func proxyRTT(rtt time.Duration) (time.Duration, error) {
 			return
 		}
 		defer c.Close()
-		_, _ = io.Copy(c, withQuickAck(c))
+		_, _ = io.Copy(c, tentacle.WithQuickAck(c))
 	}()
 	p, err := startProxy(ln.Addr().String(), rtt)
 	if err != nil {
@@ -142,7 +144,7 @@ func proxyRTT(rtt time.Duration) (time.Duration, error) {
 		return 0, err
 	}
 	defer c.Close()
-	r := withQuickAck(c)
+	r := tentacle.WithQuickAck(c)
 	ping := make([]byte, 16)
 	const rounds = 50
 	start := time.Now()
