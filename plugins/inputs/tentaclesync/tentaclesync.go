@@ -168,11 +168,11 @@ func (t *TentacleSync) recoverSpool() error {
 func (*TentacleSync) Start(telegraf.Accumulator) error { return nil }
 
 // Stop ends a Gather in progress soon and safely: no new connection or file
-// is started, and a file in flight gets up to timeout to finish before it is
-// cut (and then aborted, leaving no partial file). Stop returns once the
-// Gather has. Telegraf's execd shim only
-// calls Stop once the last Gather has returned, so tentaclesync-execd calls
-// it too, as soon as it is told to end.
+// is started, and a file in flight gets up to timeout (at most 4 s) to
+// finish before it is cut (and then aborted, leaving no partial file). Stop
+// returns once the Gather has. Telegraf's execd shim only calls Stop once
+// the last Gather has returned, so tentaclesync-execd calls it too, as soon
+// as it is told to end.
 func (t *TentacleSync) Stop() {
 	if t.stop != nil {
 		t.stop()
