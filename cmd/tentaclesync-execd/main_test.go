@@ -134,16 +134,23 @@ var sizes = []int{1, 1023, 1024, 1025, 4096, 65535, 65536, 65537, 300 << 10, 5 <
 func TestOnceAgainstTLSAndPassword(t *testing.T) {
 	s := newSite(t)
 	s.seed(t, "site", sizes...)
+	metric, log := runOnce(t, s.config)
+	requireSync(t, metric, s.addr, "success", int64(len(sizes)))
+	s.requireSpoolHoldsExactly(t)
+	require.NotContains(t, log, "p@ss w0rd")
+}
+
+// runOnce runs the binary with -once, wants it to succeed, and returns its
+// one metric and its log.
+func runOnce(t *testing.T, config string) (telegraf.Metric, string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(execd(t), "-config", s.config, "-once")
+	cmd := exec.Command(execd(t), "-config", config, "-once")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
-
 	metrics := parse(t, stdout.Bytes())
 	require.Len(t, metrics, 1)
-	requireSync(t, metrics[0], s.addr, "success", int64(len(sizes)))
-	s.requireSpoolHoldsExactly(t)
-	require.NotContains(t, stderr.String(), "p@ss w0rd")
+	return metrics[0], stderr.String()
 }
 
 func TestOnceExitsOneWhenAServerFails(t *testing.T) {
@@ -186,14 +193,9 @@ func TestConfigAcrossTheGapSurvivesARestart(t *testing.T) {
 	}
 	once := func() map[string]any {
 		t.Helper()
-		var stdout, stderr bytes.Buffer
-		cmd := exec.Command(execd(t), "-config", s.config, "-once")
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		require.NoError(t, cmd.Run(), stderr.String())
-		metrics := parse(t, stdout.Bytes())
-		require.Len(t, metrics, 1)
-		require.Equal(t, "success", metrics[0].Tags()["result"])
-		return metrics[0].Fields()
+		metric, _ := runOnce(t, s.config)
+		require.Equal(t, "success", metric.Tags()["result"])
+		return metric.Fields()
 	}
 
 	fields := once()
