@@ -229,34 +229,161 @@ func (c *Client) fetchOnce(ctx context.Context, cmd, name string, accept AcceptF
 	if err := c.writeLine(cmd + " OK"); err != nil {
 		return 0, c.breakWith(err)
 	}
-	return c.readBody(cmd, name, size, w)
+	if n, err := c.readBody(cmd, name, size, w); err != nil || cmd == "LS" {
+		return n, err
+	}
+	return size, c.confirmEnd(cmd, name, size, w)
 }
 
-// readBody copies exactly size bytes to w. When w fails it keeps reading, so
-// the connection stays in step for the next command.
+// readBody copies exactly size bytes to w. A body that cannot be read or
+// stored whole is cut with a reset at once: the reference server deletes a
+// moved file only after writing all of it, and a reset makes its next write
+// fail, so it keeps the file (unless all of it was already on its way).
 func (c *Client) readBody(cmd, name string, size int64, w io.Writer) (int64, error) {
-	var got, written int64
-	var werr error
+	var got int64
 	for got < size {
 		chunk := c.buf[:min(int64(len(c.buf)), size-got)]
 		n, err := io.ReadFull(c.r, chunk)
 		got += int64(n)
-		if werr == nil && n > 0 {
-			var m int
-			m, werr = w.Write(chunk[:n])
-			written += int64(m)
+		if n > 0 {
+			if _, werr := w.Write(chunk[:n]); werr != nil {
+				c.reset()
+				return got, c.breakWith(&TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Local: true, Err: werr})
+			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return written, c.breakWith(&TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Lost: cmd == "MV", Err: err})
+			c.reset()
+			return got, c.breakWith(&TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Err: err})
 		}
 	}
-	if werr != nil {
-		return written, &TransferError{Cmd: cmd, Name: name, Got: got, Size: size, Lost: cmd == "MV", Err: werr}
+	return got, nil
+}
+
+// probeLine is a question whose answer is known and that changes nothing:
+// the reference server refuses a name with a forbidden character at once,
+// with or without -I.
+const probeLine = "RECV <=>"
+
+// maxOverrun bounds the surplus read after a body, beyond the announced
+// size: a file that grew to twice its size is kept whole, a server that
+// never stops is not followed for ever.
+func maxOverrun(size int64) int64 { return max(size, 1<<20) }
+
+// confirmEnd proves that the server sent no more than it announced. The
+// reference server streams a file to its end, not to the size it announced,
+// so a file that grew in between (an upload still being written) brings
+// bytes where the next answer belongs. The probe is sent after the body, and
+// whatever arrives before its answer is surplus: it goes to w too, so that
+// every byte the server sent is kept, and an *OverrunError says how much.
+func (c *Client) confirmEnd(cmd, name string, size int64, w io.Writer) error {
+	if err := c.writeLine(probeLine); err != nil {
+		return c.unconfirmed(cmd, name, size, err)
 	}
-	return written, nil
+	tail := holdback{w: w}
+	for {
+		n, err := c.r.Read(c.buf)
+		tail.add(c.buf[:n])
+		if extra, ok := tail.endsWithAnswer(); ok {
+			if extra == 0 {
+				return nil
+			}
+			return c.breakWith(&OverrunError{Cmd: cmd, Name: name, Size: size, Extra: extra})
+		}
+		if err == nil && tail.total <= maxOverrun(size) {
+			continue
+		}
+		extra := tail.flush()
+		if extra == 0 {
+			return c.unconfirmed(cmd, name, size, err)
+		}
+		if err == nil {
+			err = fmt.Errorf("still sending after %d bytes more than announced", extra)
+		}
+		c.reset()
+		return c.breakWith(&OverrunError{Cmd: cmd, Name: name, Size: size, Extra: extra, Err: err})
+	}
+}
+
+// unconfirmed reports a body after which the server said nothing. A server
+// that hung up had nothing more to send, so the body is whole; one that
+// fell silent leaves it unproven.
+func (c *Client) unconfirmed(cmd, name string, size int64, err error) error {
+	if closedByPeer(err) {
+		_ = c.breakWith(&ProtocolError{Cmd: cmd, Msg: err.Error(), Err: ErrServerClosed})
+		return nil
+	}
+	return c.breakWith(&TransferError{Cmd: cmd, Name: name, Got: size, Size: size,
+		Err: fmt.Errorf("no answer after the body, so it is not proven whole: %w", err)})
+}
+
+// holdback passes bytes on to w, keeping the last maxAnswerLen back until it
+// is known whether they are the probe's answer.
+type holdback struct {
+	w     io.Writer
+	held  []byte
+	total int64 // bytes added
+	out   int64 // bytes passed on
+}
+
+func (h *holdback) add(p []byte) {
+	h.held = append(h.held, p...)
+	h.total += int64(len(p))
+}
+
+// endsWithAnswer reports whether the bytes end with the probe's answer, and
+// then passes on those before it and returns their count.
+func (h *holdback) endsWithAnswer() (int64, bool) {
+	if len(h.held) == 0 || h.held[len(h.held)-1] != '\n' {
+		h.trim()
+		return 0, false
+	}
+	// The surplus need not end in a newline: the answer may follow it on
+	// the same line.
+	i := bytes.LastIndex(h.held, []byte("RECV ERR"))
+	if i < 0 || bytes.IndexByte(h.held[i:], '\n') != len(h.held)-i-1 {
+		h.trim()
+		return 0, false
+	}
+	if _, ok := parseErr("RECV", string(h.held[i:len(h.held)-1])); !ok {
+		h.trim()
+		return 0, false
+	}
+	h.pass(i)
+	return h.out, true
+}
+
+// trim passes on all but the last maxAnswerLen bytes.
+func (h *holdback) trim() {
+	if len(h.held) > maxAnswerLen {
+		h.pass(len(h.held) - maxAnswerLen)
+	}
+}
+
+// flush passes on everything held and returns the count passed on.
+func (h *holdback) flush() int64 {
+	h.pass(len(h.held))
+	return h.out
+}
+
+func (h *holdback) pass(n int) {
+	// A write error is the writer's to remember: these bytes are a bonus.
+	_, _ = h.w.Write(h.held[:n])
+	h.out += int64(n)
+	h.held = append(h.held[:0], h.held[n:]...)
+}
+
+// reset makes the coming Close a reset rather than an orderly close.
+func (c *Client) reset() {
+	conn := c.conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if l, ok := conn.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
 }
 
 func (c *Client) send(ctx context.Context, cmd, name string, size int64, body io.Reader) error {

@@ -361,7 +361,7 @@ func TestContextCancelStopsAnOperation(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 }
 
-func TestTruncatedMoveIsReportedLost(t *testing.T) {
+func TestTruncatedMoveIsATransferError(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		_, _ = r.ReadString('\n') // MV <a.data>
 		_, _ = io.WriteString(conn, "MV SIZE 100\n")
@@ -373,7 +373,7 @@ func TestTruncatedMoveIsReportedLost(t *testing.T) {
 	n, err := c.Move(context.Background(), "a.data", into(&buf))
 	var te *tentacle.TransferError
 	require.ErrorAs(t, err, &te)
-	require.True(t, te.Lost)
+	require.False(t, te.Local)
 	require.Equal(t, int64(10), te.Got)
 	require.Equal(t, int64(10), n)
 	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
@@ -445,4 +445,110 @@ func requireMovedAway(t *testing.T, path string) {
 		_, err := os.Lstat(path)
 		return os.IsNotExist(err)
 	}, 10*time.Second, 5*time.Millisecond, "%s is still on the server", path)
+}
+
+// overrunServer announces 10 bytes for MV and sends body, then reads the
+// client's probe and answers it as the reference server does; early puts
+// the surplus in the socket before the probe is read, as a server still
+// streaming a grown file would.
+func overrunServer(t *testing.T, body string, early bool) string {
+	return scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		_, _ = r.ReadString('\n') // MV <a.data>
+		_, _ = io.WriteString(conn, "MV SIZE 10\n")
+		_, _ = r.ReadString('\n') // MV OK
+		if early {
+			_, _ = io.WriteString(conn, body)
+		} else {
+			_, _ = io.WriteString(conn, body[:10])
+		}
+		probe, _ := r.ReadString('\n')
+		if probe != "RECV <=>\n" {
+			return
+		}
+		if !early {
+			_, _ = io.WriteString(conn, body[10:])
+		}
+		_, _ = io.WriteString(conn, "RECV ERR (file has an invalid file name)\n")
+		_, _ = io.Copy(io.Discard, r)
+	})
+}
+
+func TestBytesBeyondTheAnnouncedSizeAreKeptAndReported(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body  string
+		early bool
+	}{
+		"waiting after the body":       {"0123456789<more/>\n</agent_data>\n", true},
+		"arriving after the probe":     {"0123456789<more/>\n</agent_data>\n", false},
+		"no newline before the answer": {"0123456789</agent_data>", false},
+		"a surplus of one byte":        {"0123456789x", true},
+		"a surplus longer than 1 KiB":  {"0123456789" + strings.Repeat("<m/>\n", 2000), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dial(t, overrunServer(t, tc.body, tc.early), tentacle.Options{})
+			var buf bytes.Buffer
+			_, err := c.Move(context.Background(), "a.data", into(&buf))
+			var oe *tentacle.OverrunError
+			require.ErrorAs(t, err, &oe)
+			require.Equal(t, int64(10), oe.Size)
+			require.Equal(t, int64(len(tc.body)-10), oe.Extra)
+			require.Equal(t, tc.body, buf.String(), "every byte the server sent, and not the probe's answer")
+			_, err = c.List(context.Background(), "")
+			require.Error(t, err, "the connection is out of step and must not be used")
+		})
+	}
+}
+
+func TestAWholeBodyIsConfirmedAndTheConnectionGoesOn(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	for _, name := range []string{"a.1.data", "b.1.data"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(name), 0o644))
+	}
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	for _, name := range []string{"a.1.data", "b.1.data"} {
+		var buf bytes.Buffer
+		_, err := c.Move(context.Background(), name, into(&buf))
+		require.NoError(t, err)
+		require.Equal(t, name, buf.String())
+	}
+}
+
+func TestAFailingWriterResetsTheConnectionAndTheServerKeepsTheFile(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	// Far more than the socket buffers hold: the server is still writing
+	// when the reset comes.
+	big := bytes.Repeat([]byte("x"), 64<<20)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "big.data"), big, 0o644))
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	_, err := c.Move(context.Background(), "big.data", func(int64) (io.Writer, error) { return failingWriter{}, nil })
+	var te *tentacle.TransferError
+	require.ErrorAs(t, err, &te)
+	require.True(t, te.Local)
+
+	other := dial(t, srv.Addr(), tentacle.Options{})
+	var buf bytes.Buffer
+	n, err := other.Recv(context.Background(), "big.data", into(&buf))
+	require.NoError(t, err)
+	require.Equal(t, int64(len(big)), n, "the server kept the whole file")
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestNamesAreBytes(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	name := "caf\xe9-pc.12345.data" // Latin-1, as an agent elsewhere may write it
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("latin"), 0o644))
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	names, err := c.List(context.Background(), "")
+	require.NoError(t, err)
+	require.Contains(t, names, name)
+	var buf bytes.Buffer
+	_, err = c.Move(context.Background(), name, into(&buf))
+	require.NoError(t, err)
+	require.Equal(t, "latin", buf.String())
+	for _, bad := range []string{"a\nb", "nul\x00", "a/b", ".."} {
+		require.ErrorIs(t, tentacle.CheckName(bad), tentacle.ErrInvalidName, "%q", bad)
+	}
 }

@@ -51,27 +51,52 @@ func (e *ProtocolError) Error() string {
 
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// A TransferError reports a file body that did not arrive whole. For MV the
-// server deletes the file as soon as it has written the bytes, so Lost is true
-// once the server has started sending: the file is gone on the remote side.
+// A TransferError reports a file body that did not arrive whole, or whose
+// end could not be proven. The connection was cut with a reset as soon as
+// that was known: the reference server deletes a moved file only after it
+// has written all of it, so after a reset it usually keeps the file; only
+// one wholly on its way already is gone. Whether it is, only a new look at
+// the server can tell.
 type TransferError struct {
-	Cmd  string
-	Name string
-	Got  int64 // bytes read from the server
-	Size int64 // bytes announced
-	Lost bool
-	Err  error
+	Cmd   string
+	Name  string
+	Got   int64 // bytes read from the server
+	Size  int64 // bytes announced
+	Local bool  // the writer failed, not the connection
+	Err   error
 }
 
 func (e *TransferError) Error() string {
-	msg := fmt.Sprintf("%s <%s>: transfer broke after %d of %d bytes: %v", e.Cmd, e.Name, e.Got, e.Size, e.Err)
-	if e.Lost {
-		msg += " (the server has deleted its copy)"
+	what := "transfer broke"
+	if e.Local {
+		what = "storing the body failed"
+	}
+	return fmt.Sprintf("%s <%s>: %s after %d of %d bytes: %v", e.Cmd, e.Name, what, e.Got, e.Size, e.Err)
+}
+
+func (e *TransferError) Unwrap() error { return e.Err }
+
+// An OverrunError reports a body that the server followed with Extra bytes
+// it had not announced: the file grew between the size the server gave and
+// the end of its send, so it was most likely still being written. Every byte
+// that came went to the writer; the copy is not whole.
+type OverrunError struct {
+	Cmd   string
+	Name  string
+	Size  int64 // bytes announced
+	Extra int64 // bytes that followed them
+	Err   error // why the surplus was not read to its end, if it was not
+}
+
+func (e *OverrunError) Error() string {
+	msg := fmt.Sprintf("%s <%s>: the server announced %d bytes and sent %d more: the file was still growing", e.Cmd, e.Name, e.Size, e.Extra)
+	if e.Err != nil {
+		msg += fmt.Sprintf(" (surplus not read to its end: %v)", e.Err)
 	}
 	return msg
 }
 
-func (e *TransferError) Unwrap() error { return e.Err }
+func (e *OverrunError) Unwrap() error { return e.Err }
 
 // A DeclinedError reports a file that the client refused after seeing its
 // size; the server keeps the file. Err is what the accept function returned.

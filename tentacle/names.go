@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 )
 
 // DefaultPort is the IANA port of the Tentacle protocol.
@@ -24,9 +23,10 @@ const MaxNameLen = 255
 // ErrInvalidName reports a name that may not be sent to a Tentacle server.
 var ErrInvalidName = errors.New("invalid Tentacle file name")
 
-// CheckName reports whether name can be put in a command. It refuses what the
-// reference server refuses, plus control characters: a newline in a name would
-// end the command early and let the rest be read as a second command.
+// CheckName reports whether name can be put in a command. Names are bytes,
+// in whatever encoding the agent wrote them: it refuses what the reference
+// server refuses, plus a newline, which would end the command early and let
+// the rest be read as a second command, and NUL, which no file name holds.
 func CheckName(name string) error {
 	switch {
 	case name == "":
@@ -36,9 +36,9 @@ func CheckName(name string) error {
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidName, MaxNameLen)
 	case strings.ContainsAny(name, ForbiddenChars):
-		return fmt.Errorf("%w: %q holds one of %s", ErrInvalidName, name, ForbiddenChars)
-	case strings.ContainsFunc(name, unicode.IsControl):
-		return fmt.Errorf("%w: %q holds a control character", ErrInvalidName, name)
+		return fmt.Errorf("%w: %q holds one of %s, which Tentacle forbids", ErrInvalidName, name, ForbiddenChars)
+	case strings.ContainsAny(name, "\n\x00"):
+		return fmt.Errorf("%w: %q holds a newline or NUL byte", ErrInvalidName, name)
 	}
 	return nil
 }
