@@ -8,6 +8,6 @@ import (
 )
 
 // Space is not available on this system; the free-space guard is off.
-func (s *Spool) Space() (avail, total uint64, err error) {
-	return 0, 0, fmt.Errorf("statfs %s: %w", s.dir, errors.ErrUnsupported)
+func (s *Spool) Space() (Room, error) {
+	return Room{}, fmt.Errorf("statfs %s: %w", s.dir, errors.ErrUnsupported)
 }

@@ -7,13 +7,12 @@ import (
 	"syscall"
 )
 
-// Space returns the bytes available to this process on the spool's
-// filesystem, and the filesystem's size.
-func (s *Spool) Space() (avail, total uint64, err error) {
+// Space returns the room on the spool's filesystem.
+func (s *Spool) Space() (Room, error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(s.dir, &st); err != nil {
-		return 0, 0, fmt.Errorf("statfs %s: %w", s.dir, err)
+		return Room{}, fmt.Errorf("statfs %s: %w", s.dir, err)
 	}
 	bsize := uint64(st.Bsize) // int64 on Linux, uint32 on macOS
-	return uint64(st.Bavail) * bsize, uint64(st.Blocks) * bsize, nil
+	return Room{Avail: uint64(st.Bavail) * bsize, Total: uint64(st.Blocks) * bsize, Block: bsize}, nil
 }

@@ -9,3 +9,7 @@ import "os"
 func lockExclusive(*os.File) (bool, error) { return false, nil }
 
 func lockShared(*os.File) error { return nil }
+
+// Without flock every pull lock is granted: two pullers of one server are
+// not kept apart on this system.
+func tryLock(*os.File) (bool, error) { return true, nil }

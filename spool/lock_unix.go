@@ -23,3 +23,13 @@ func lockExclusive(f *os.File) (bool, error) {
 func lockShared(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_SH)
 }
+
+// tryLock takes f's lock exclusively, or reports false, without waiting,
+// when another holder has it.
+func tryLock(f *os.File) (bool, error) {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -100,8 +100,9 @@ func TestRecoverRemovesNothingWhileAnotherProcessWrites(t *testing.T) {
 
 func TestSpaceReportsTheFilesystem(t *testing.T) {
 	s, _ := open(t)
-	avail, total, err := s.Space()
+	room, err := s.Space()
 	require.NoError(t, err)
-	require.Positive(t, total)
-	require.LessOrEqual(t, avail, total)
+	require.Positive(t, room.Total)
+	require.LessOrEqual(t, room.Avail, room.Total)
+	require.Positive(t, room.Block)
 }

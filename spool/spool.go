@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"unicode"
-	"unicode/utf8"
 )
 
 // TempPrefix starts the name of every file still being written, and of the
@@ -82,17 +80,19 @@ func (s *Spool) Dir() string { return s.dir }
 // Close releases the directory.
 func (s *Spool) Close() error { return errors.Join(s.dirFile.Close(), s.root.Close()) }
 
-// CheckName accepts a plain, printable file name that is not one of ours.
+// CheckName accepts a plain file name that is not one of ours. Names are
+// bytes: agents on other systems write Latin-1 names, and the Data Server
+// takes them as they are; logs quote them.
 func CheckName(name string) error {
 	switch {
 	case name == "" || name == "." || name == "..":
 		return fmt.Errorf("%w: %q", ErrUnsafeName, name)
-	case len(name) > maxNameLen-len(".1000"):
-		return fmt.Errorf("%w: longer than %d bytes", ErrUnsafeName, maxNameLen-len(".1000"))
+	case len(name) > maxNameLen-len(".1000"+IncompleteSuffix):
+		return fmt.Errorf("%w: %q is longer than %d bytes", ErrUnsafeName, name, maxNameLen-len(".1000"+IncompleteSuffix))
 	case strings.ContainsAny(name, `/\`):
 		return fmt.Errorf("%w: %q holds a path separator", ErrUnsafeName, name)
-	case !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl):
-		return fmt.Errorf("%w: %q holds a control character or invalid UTF-8", ErrUnsafeName, name)
+	case strings.ContainsAny(name, "\x00"):
+		return fmt.Errorf("%w: %q holds a NUL byte", ErrUnsafeName, name)
 	case strings.HasPrefix(name, TempPrefix):
 		return fmt.Errorf("%w: %q uses the prefix of files being written", ErrUnsafeName, name)
 	}
@@ -199,6 +199,18 @@ func (f *File) kept(err error) error {
 	return fmt.Errorf("storing %s: %w; its bytes are kept in %s", f.name, err, filepath.Join(f.s.dir, kept))
 }
 
+// IncompleteSuffix ends the name of a file kept aside because it is not
+// whole (see CommitIncomplete). The Data Server takes only *.data, so it
+// never reads one; an administrator may.
+const IncompleteSuffix = ".incomplete"
+
+// CommitIncomplete is Commit under the name plus IncompleteSuffix: for bytes
+// that are not a whole file but may be the only copy of what there was.
+func (f *File) CommitIncomplete() (string, error) {
+	f.name += IncompleteSuffix
+	return f.Commit()
+}
+
 // Abort drops an unfinished file.
 func (f *File) Abort() {
 	_ = f.f.Close()
@@ -270,6 +282,20 @@ func copyName(name string, n int) string {
 		return name[:i] + suffix + name[i:]
 	}
 	return name + suffix
+}
+
+// Room is the space on the spool's filesystem, in bytes.
+type Room struct {
+	Avail uint64 // available to this process
+	Total uint64 // the filesystem's size
+	Block uint64 // the unit a file's data is allocated in
+}
+
+// Blocks is the room a file of size bytes takes: whole blocks, plus one for
+// what the filesystem adds (an indirect block, the directory entry).
+func (r Room) Blocks(size int64) uint64 {
+	block := max(r.Block, 1)
+	return (uint64(max(size, 0))+block-1)/block*block + block
 }
 
 // syncDir makes every entry made in the spool directory so far durable,
