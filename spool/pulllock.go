@@ -5,7 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"strings"
 )
 
@@ -22,7 +24,10 @@ type PullLock struct{ f *os.File }
 // would both be sent a file they both move, and each would take the other's
 // vanished files for losses.
 func (s *Spool) LockPull(key string) (*PullLock, error) {
-	name := pullLockName(key)
+	if err := s.root.Mkdir(PullLockDir, 0o750); err != nil && !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("make %s in %s: %w", PullLockDir, s.dir, err)
+	}
+	name := path.Join(PullLockDir, pullLockName(key))
 	f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s in %s: %w", name, s.dir, err)
@@ -45,8 +50,12 @@ func (l *PullLock) Release() {
 	}
 }
 
+// PullLockDir, in the spool, holds the pull locks, out of the way of the
+// Data Server and of the spool's files.
+const PullLockDir = TempPrefix + "pulls"
+
 // pullLockName is a readable, safe name for key, made unique by a digest:
-// ".tentaclesync-pull-127.0.0.1_41121-<8 hex>.lock".
+// "127.0.0.1_41121-<8 hex>.lock".
 func pullLockName(key string) string {
 	readable := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
@@ -55,5 +64,5 @@ func pullLockName(key string) string {
 		return '_'
 	}, key)
 	sum := sha256.Sum256([]byte(key))
-	return TempPrefix + "pull-" + readable + "-" + hex.EncodeToString(sum[:4]) + ".lock"
+	return readable + "-" + hex.EncodeToString(sum[:4]) + ".lock"
 }

@@ -165,6 +165,12 @@ func (c *Client) ZSend(ctx context.Context, name string, size int64, body io.Rea
 	return c.send(ctx, "ZSEND", name, size, body)
 }
 
+// Err is nil while the connection is usable, and otherwise says why it is
+// not: after a broken or overrun body, a protocol error or a close. A
+// caller that handled a failure of one file asks it whether the next file
+// needs a new connection.
+func (c *Client) Err() error { return c.broken }
+
 // Quit ends the session politely and closes the connection.
 func (c *Client) Quit() error {
 	if c.broken == nil {

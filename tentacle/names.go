@@ -36,7 +36,8 @@ func CheckName(name string) error {
 	case len(name) > MaxNameLen:
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidName, MaxNameLen)
 	case strings.ContainsAny(name, ForbiddenChars):
-		return fmt.Errorf("%w: %q holds one of %s, which Tentacle forbids", ErrInvalidName, name, ForbiddenChars)
+		c := name[strings.IndexAny(name, ForbiddenChars)]
+		return fmt.Errorf("%w: %q holds %q, which Tentacle forbids in names (%s)", ErrInvalidName, name, c, ForbiddenChars)
 	case strings.ContainsAny(name, "\n\x00"):
 		return fmt.Errorf("%w: %q holds a newline or NUL byte", ErrInvalidName, name)
 	}

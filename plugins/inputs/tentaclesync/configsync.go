@@ -566,7 +566,7 @@ func (cs *configSync) do(op func(*tentacle.Client) error) error {
 		err = op(cs.c)
 	}
 	var declined *tentacle.DeclinedError
-	if err != nil && (!perFile(err) || errors.As(err, &declined) && cs.tgt.tls == nil) {
+	if err != nil && (cs.c.Err() != nil || !perFile(err) || errors.As(err, &declined) && cs.tgt.tls == nil) {
 		cs.c.Close()
 		cs.c = nil
 	}
@@ -581,8 +581,8 @@ func perFile(err error) bool {
 		declined *tentacle.DeclinedError
 		local    *localError
 	)
-	// A write that fails locally comes back inside a TransferError, and
-	// the client keeps the connection in step: localWriter marks it.
+	// A write that fails locally comes back inside a TransferError (the
+	// client resets that connection): localWriter marks it.
 	return errors.As(err, &refused) || errors.As(err, &declined) || errors.As(err, &local)
 }
 

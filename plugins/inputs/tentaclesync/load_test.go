@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 
@@ -69,12 +67,9 @@ func TestLoadFiftyServersTwentyGathers(t *testing.T) {
 		requireNoLeak(t, goroutines, fds)
 	}
 
-	entries, err := os.ReadDir(p.SpoolDir)
-	require.NoError(t, err)
-	require.Len(t, entries, len(want), "exactly once: no copy (a.1.data) and none missing")
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join(p.SpoolDir, e.Name()))
-		require.NoError(t, err)
-		require.Equal(t, want[e.Name()], data, e.Name())
+	got := spoolFiles(t, p.SpoolDir)
+	require.Len(t, got, len(want), "exactly once: no copy (a.1.data) and none missing")
+	for name, data := range got {
+		require.Equal(t, want[name], data, name)
 	}
 }

@@ -2,6 +2,7 @@ package tentaclesync
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -24,16 +25,18 @@ func TestNextFileIsTakenOnlyOnceThePreviousIsInTheSpool(t *testing.T) {
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		answerLS(conn, r, ".\n..\na.1.data\nb.1.data\n")
 		_, _ = r.ReadString('\n') // MV <a.1.data>
-		_, _ = io.WriteString(conn, "MV SIZE 4\n")
+		fmt.Fprintf(conn, "MV SIZE %d\n", len(agentXML("aaaa")))
 		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, "aaaa")
+		_, _ = io.WriteString(conn, agentXML("aaaa"))
+		answerProbe(conn, r)
 		_, _ = r.ReadString('\n') // MV <b.1.data>
-		_, _ = io.WriteString(conn, "MV SIZE 4\n")
+		fmt.Fprintf(conn, "MV SIZE %d\n", len(agentXML("bbbb")))
 		if line, _ := r.ReadString('\n'); line == "MV OK\n" {
 			a, _ := os.ReadFile(filepath.Join(spoolDir, "a.1.data"))
 			seenAtMVOK <- a
 		}
-		_, _ = io.WriteString(conn, "bbbb")
+		_, _ = io.WriteString(conn, agentXML("bbbb"))
+		answerProbe(conn, r)
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
@@ -42,10 +45,10 @@ func TestNextFileIsTakenOnlyOnceThePreviousIsInTheSpool(t *testing.T) {
 	require.NoError(t, p.Init())
 	acc := gather(t, p)
 	requireOnlyMetric(t, acc, addr, "success", 0, map[string]any{
-		"files_received": int64(2), "bytes_received": int64(8),
+		"files_received": int64(2), "bytes_received": int64(2 * len(agentXML("aaaa"))),
 	})
-	require.Equal(t, "aaaa", string(<-seenAtMVOK), "a.1.data was in the spool when b.1.data was taken")
-	require.Equal(t, map[string][]byte{"a.1.data": []byte("aaaa"), "b.1.data": []byte("bbbb")}, spoolFiles(t, spoolDir))
+	require.Equal(t, agentXML("aaaa"), string(<-seenAtMVOK), "a.1.data was in the spool when b.1.data was taken")
+	require.Equal(t, map[string][]byte{"a.1.data": []byte(agentXML("aaaa")), "b.1.data": []byte(agentXML("bbbb"))}, spoolFiles(t, spoolDir))
 }
 
 // holdCommit makes the commit of the named file run hold before it.
@@ -66,7 +69,7 @@ func TestSlowCommitDoesNotLookLikeALostFile(t *testing.T) {
 		c.Timeout, c.Retries = 200*time.Millisecond, 1 // idle close after 0.4 s
 	})
 	for _, name := range []string{"a.1.data", "b.1.data", "c.1.data"} {
-		r.put(t, name, []byte(name))
+		r.put(t, name, []byte(agentXML(name)))
 	}
 	p, log := newPlugin(t, r.addr())
 	p.Connections = 1
@@ -75,7 +78,7 @@ func TestSlowCommitDoesNotLookLikeALostFile(t *testing.T) {
 	acc := gather(t, p)
 
 	requireOnlyMetric(t, acc, r.addr(), "success", 0, map[string]any{
-		"files_received": int64(3), "bytes_received": int64(24),
+		"files_received": int64(3), "bytes_received": int64(3 * len(agentXML("a.1.data"))),
 	})
 	require.Empty(t, log.Errors())
 	require.Len(t, spoolFiles(t, p.SpoolDir), 3)
@@ -85,8 +88,8 @@ func TestSlowCommitDoesNotLookLikeALostFile(t *testing.T) {
 // MV is already asked for, is not taken.
 func TestStopDuringACommitTakesNoMoreFiles(t *testing.T) {
 	r := startRemote(t, nil)
-	r.put(t, "a.1.data", []byte("a"))
-	r.put(t, "b.1.data", []byte("b"))
+	r.put(t, "a.1.data", []byte(agentXML("a")))
+	r.put(t, "b.1.data", []byte(agentXML("b")))
 	p, _ := newPlugin(t, r.addr())
 	p.Connections = 1
 	require.NoError(t, p.Init())
@@ -100,5 +103,5 @@ func TestStopDuringACommitTakesNoMoreFiles(t *testing.T) {
 	require.Equal(t, int64(1), m.Fields()["files_received"])
 	require.Equal(t, int64(1), m.Fields()["backlog_files"])
 	require.FileExists(t, filepath.Join(r.dir, "b.1.data"), "left on the server")
-	require.Equal(t, map[string][]byte{"a.1.data": []byte("a")}, spoolFiles(t, p.SpoolDir))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte(agentXML("a"))}, spoolFiles(t, p.SpoolDir))
 }

@@ -26,6 +26,9 @@ var (
 	resultAuthFailed       = result{name: "auth_failed", code: 3}
 	resultTimeout          = result{name: "timeout", code: 4, retry: true}
 	resultProtocolError    = result{name: "protocol_error", code: 5}
+	// resultBusy: another sync of the server, in this process or another,
+	// was running; this gather left the server to it.
+	resultBusy = result{name: "busy", code: 6}
 )
 
 func classify(err error) result {

@@ -1,11 +1,8 @@
 package tentaclesync
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,14 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/tentaclesync/tentaclesync/internal/scripted"
 	"github.com/tentaclesync/tentaclesync/spool"
 )
 
 func TestUnwritableSpoolStopsThePullAndLosesNothing(t *testing.T) {
 	r := startRemote(t, nil)
 	for i := range 3 {
-		r.put(t, fmt.Sprintf("a.%d.data", i), []byte("data"))
+		r.put(t, fmt.Sprintf("a.%d.data", i), []byte(agentXML("data")))
 	}
 	p, _ := newPlugin(t, r.addr())
 	p.Connections = 1
@@ -37,7 +33,7 @@ func TestUnwritableSpoolStopsThePullAndLosesNothing(t *testing.T) {
 
 	st := p.newSync(sp, p.targets[0], new(sync.Once)).run()
 	require.NoError(t, st.err, "the server did nothing wrong")
-	require.ErrorContains(t, st.localErr, "cannot write a.0.data to the spool (left on the server)")
+	require.ErrorContains(t, st.localErr, `cannot write "a.0.data" to the spool (left on the server)`)
 	require.Equal(t, stats{matched: 3, failed: 1, localErr: st.localErr}, st, "the pull stops after the first failure")
 	require.Equal(t, int64(3), st.backlog())
 	for i := range 3 {
@@ -61,9 +57,10 @@ func smallDisk(t *testing.T, size string) string {
 func TestDiskGuardDefersWhatDoesNotFit(t *testing.T) {
 	dir := smallDisk(t, "128k")
 	r := startRemote(t, nil)
-	r.put(t, "a.1.data", bytes.Repeat([]byte("a"), 20<<10))
-	r.put(t, "b.1.data", bytes.Repeat([]byte("b"), 100<<10))
-	r.put(t, "c.1.data", bytes.Repeat([]byte("c"), 10))
+	a, b, c := agentXML(strings.Repeat("a", 20<<10)), agentXML(strings.Repeat("b", 100<<10)), agentXML("c")
+	r.put(t, "a.1.data", []byte(a))
+	r.put(t, "b.1.data", []byte(b))
+	r.put(t, "c.1.data", []byte(c))
 	p, log := newPlugin(t, r.addr())
 	p.SpoolDir = dir
 	p.Connections = 1
@@ -72,7 +69,7 @@ func TestDiskGuardDefersWhatDoesNotFit(t *testing.T) {
 	acc := gather(t, p)
 
 	requireOnlyMetric(t, acc, r.addr(), "success", 0, map[string]any{
-		"files_received": int64(2), "bytes_received": int64(20<<10 + 10),
+		"files_received": int64(2), "bytes_received": int64(len(a) + len(c)),
 		"files_deferred": int64(1), "backlog_files": int64(1),
 	})
 	require.FileExists(t, filepath.Join(r.dir, "b.1.data"), "left on the server")
@@ -82,7 +79,7 @@ func TestDiskGuardDefersWhatDoesNotFit(t *testing.T) {
 	require.Zero(t, p.reserved.Load(), "every claim is given back")
 
 	// Below the floor already: nothing is asked for, nothing is declined.
-	r.put(t, "d.1.data", []byte("d"))
+	r.put(t, "d.1.data", []byte(agentXML("d")))
 	require.NoError(t, p.MinFreeSpace.UnmarshalText([]byte("99%")))
 	acc = gather(t, p)
 	m := metricFor(t, acc, r.addr())
@@ -91,44 +88,66 @@ func TestDiskGuardDefersWhatDoesNotFit(t *testing.T) {
 }
 
 // A disk that fills up under us in the middle of a file (someone else wrote
-// to it): the file is already deleted on the server, so it is lost; the pull
-// must name it, leave no partial file and take no more files.
-func TestDiskFillingMidFileStopsThePull(t *testing.T) {
-	dir := smallDisk(t, "64k")
-	filler := filepath.Join(dir, "someone-else")
-	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
-		answerLS(conn, r, ".\n..\na.1.data\nb.1.data\n")
-		_, _ = r.ReadString('\n') // MV <a.1.data>
-		_, _ = io.WriteString(conn, "MV SIZE 20000\n")
-		_, _ = r.ReadString('\n') // MV OK
-		_, _ = io.WriteString(conn, strings.Repeat("a", 10000))
-		time.Sleep(100 * time.Millisecond) // the first half is written
-		f, _ := os.Create(filler)
-		_, _ = io.Copy(f, io.LimitReader(zeros{}, 1<<20)) // until ENOSPC
-		f.Close()
-		_, _ = io.WriteString(conn, strings.Repeat("a", 10000))
-		_, _ = r.ReadString('\n') // QUIT, not MV <b.1.data>
-	})
-	p, log := newPlugin(t, addr)
+// to it): the connection is cut at once, so the server, still sending,
+// keeps the file; the pull says so, leaves no partial file and takes no
+// more files.
+func TestDiskFillingMidFileLeavesTheFileOnTheServer(t *testing.T) {
+	dir := smallDisk(t, "32m")
+	r := startRemote(t, nil)
+	// Far more than the socket buffers hold: the server is still sending
+	// when the disk fills.
+	big := agentXML(strings.Repeat("a", 24<<20))
+	r.put(t, "a.1.data", []byte(big))
+	r.put(t, "b.1.data", []byte(agentXML("b")))
+	filled := fillWhenWriting(t, dir, 1<<20)
+	p, log := newPlugin(t, r.addr())
 	p.SpoolDir = dir
-	p.ConfigSync = false // the script plays the data pull only
+	p.ConfigSync = false
 	p.Connections = 1
 	require.NoError(t, p.MinFreeSpace.UnmarshalText([]byte("0")))
 	require.NoError(t, p.Init())
 	acc := gather(t, p)
+	<-filled
 
-	m := metricFor(t, acc, addr)
-	require.Equal(t, "success", m.Tags()["result"])
-	require.Equal(t, int64(0), m.Fields()["files_received"])
-	require.Equal(t, int64(1), m.Fields()["files_failed"])
-	require.Equal(t, int64(1), m.Fields()["backlog_files"], "b.1.data was not taken")
+	requireOnlyMetric(t, acc, r.addr(), "success", 0, map[string]any{
+		"files_failed": int64(1), "backlog_files": int64(2),
+	})
 	require.Len(t, acc.Errors, 1)
-	require.ErrorContains(t, acc.Errors[0], "writing a.1.data to the spool failed after the server had deleted it; the file is lost")
+	require.ErrorContains(t, acc.Errors[0], `cannot write "a.1.data" to the spool; the connection was cut at once so that the server keeps it`)
 	require.ErrorContains(t, acc.Errors[0], "no space left on device")
-	require.Empty(t, log.Errors())
+	require.Empty(t, log.Errors(), "nothing is lost")
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "the file is still on the server and comes at the next gather")
+	kept, err := os.ReadFile(filepath.Join(r.dir, "a.1.data"))
+	require.NoError(t, err)
+	require.Equal(t, big, string(kept), "the server kept the whole file")
 	files := spoolFiles(t, dir)
 	delete(files, "someone-else")
 	require.Empty(t, files, "no partial file, no temporary file")
+}
+
+// fillWhenWriting fills the disk at dir, as another program would, once a
+// spool file being written there holds after bytes.
+func fillWhenWriting(t *testing.T, dir string, after int64) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			temps, _ := filepath.Glob(filepath.Join(dir, spool.TempPrefix+"*.tmp"))
+			for _, tmp := range temps {
+				if info, err := os.Stat(tmp); err == nil && info.Size() >= after {
+					f, _ := os.Create(filepath.Join(dir, "someone-else"))
+					_, _ = io.Copy(f, zeros{}) // until ENOSPC
+					f.Close()
+					return
+				}
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Error("no spool file was being written")
+	}()
+	return done
 }
 
 type zeros struct{}

@@ -62,7 +62,9 @@ type serverSync struct {
 	// lost, so the workers finish the file in hand and take no more.
 	stop atomic.Bool
 
-	mu sync.Mutex
+	mu     sync.Mutex
+	listed map[string]bool // every matching name listed in this gather
+	doubts []doubt         // broken transfers, checked at the end (see outcome.go)
 	stats
 }
 
@@ -73,40 +75,85 @@ type stats struct {
 	skipped  int64 // left on the server on purpose
 	deferred int64 // left on the server for want of room in the spool
 	failed   int64
-	lost     int64 // failed after the server had deleted its copy
+	gone     int64 // failed after the server had deleted its copy
 	err      error // the first network or protocol failure
 	localErr error // the spool failure that stopped pulling
 }
 
 // backlog is what is still on the server: everything that matched and was
-// neither received nor lost.
+// neither received nor gone.
 func (s *stats) backlog() int64 {
-	return s.matched - s.received - s.lost
+	return s.matched - s.received - s.gone
 }
 
 func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Once) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull}
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull, listed: map[string]bool{}}
 }
 
-// run lists the server, then moves the selected files over up to
-// `connections` connections, and returns what happened.
+// run lists the server and moves the files that have settled (see
+// min_file_age) over up to `connections` connections. When files were
+// still settling, it waits for them and lists once more, so that a single
+// run (-once) takes them too. Then it finds out what became of the files
+// whose transfer broke, and returns what happened.
 func (s *serverSync) run() stats {
 	xfer, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go cutAfterGrace(s.ctx, xfer, cancel, stopGrace(s.cfg.Timeout))
 	s.xfer = xfer
+	s.pullSettled()
+	s.checkDoubts()
+	return s.stats
+}
+
+func (s *serverSync) pullSettled() {
 	c, err := s.connect()
 	if err != nil {
 		s.fail(err)
-		return s.stats
+		return
 	}
-	listing, err := c.List(s.ctx, "")
+	names, wait, err := s.list(c)
 	if err != nil {
 		c.Close()
 		s.fail(hintFirstCommand(err))
-		return s.stats
+		return
+	}
+	s.pull(c, names)
+	if wait <= 0 || s.err != nil || s.stop.Load() || !sleep(s.ctx, wait) {
+		return
+	}
+	if c, err = s.dial(s.ctx); err == nil {
+		if names, _, err = s.list(c); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		s.fail(fmt.Errorf("listing again for the files that were settling: %w", err))
+		return
+	}
+	s.pull(c, names)
+}
+
+// list lists the server and returns the names to move now, and how long
+// until those still settling have settled.
+func (s *serverSync) list(c *tentacle.Client) ([]string, time.Duration, error) {
+	listing, err := c.List(s.ctx, "")
+	if err != nil {
+		return nil, 0, err
 	}
 	names := s.selectNames(listing)
+	ready, wait := s.tgt.settled(names, time.Now(), time.Duration(s.cfg.MinFileAge))
+	if limit := s.cfg.MaxFilesPerGather; limit > 0 {
+		ready = ready[:min(len(ready), max(0, limit-int(s.received+s.gone+s.failed)))]
+	}
+	return ready, wait, nil
+}
+
+// pull moves names over c and as many more connections as help; it owns c.
+func (s *serverSync) pull(c *tentacle.Client, names []string) {
+	if len(names) == 0 {
+		c.Quit()
+		return
+	}
 	jobs := make(chan string, len(names))
 	for _, name := range names {
 		jobs <- name
@@ -128,11 +175,10 @@ func (s *serverSync) run() stats {
 		})
 	}
 	wg.Wait()
-	return s.stats
 }
 
 // selectNames keeps the names worth a MV, in a stable order, and counts what
-// matched.
+// matched; a name listed twice in one gather counts once.
 func (s *serverSync) selectNames(listing []string) []string {
 	slices.Sort(listing)
 	listing = slices.Compact(listing)
@@ -141,16 +187,20 @@ func (s *serverSync) selectNames(listing []string) []string {
 		if name == "." || name == ".." || !s.cfg.include.Match(name) {
 			continue
 		}
-		s.matched++
+		first := !s.listed[name]
+		s.listed[name] = true
 		if err := safeName(name); err != nil {
-			s.skipped++
-			s.log.Warnf("%s: leaving %q on the server: %v", s.tgt.addr, name, err)
+			if first {
+				s.matched++
+				s.skipped++
+				s.log.Warnf("%s: leaving %q on the server: %v", s.tgt.addr, name, err)
+			}
 			continue
 		}
+		if first {
+			s.matched++
+		}
 		names = append(names, name)
-	}
-	if limit := s.cfg.MaxFilesPerGather; limit > 0 && len(names) > limit {
-		names = names[:limit]
 	}
 	return names
 }
@@ -176,21 +226,21 @@ func (s *serverSync) work(c *tentacle.Client, jobs <-chan string) {
 		if s.stop.Load() || s.ctx.Err() != nil {
 			return
 		}
-		if err := s.claim(0); err != nil {
+		claimed, err := s.claim(0)
+		if err != nil {
 			// Not even an empty file fits: no MV is worth its decline.
 			s.settle(name, err, nil)
 			continue
 		}
+		s.cfg.release(claimed)
 		if c == nil {
-			var err error
 			if c, err = s.dial(s.ctx); err != nil {
-				s.fail(fmt.Errorf("reconnecting before %s: %w", name, err))
+				s.fail(fmt.Errorf("reconnecting before %q: %w", name, err))
 				return
 			}
 		}
-		var err error
 		if c, err = s.pullOne(c, name, &prev); err != nil {
-			s.fail(fmt.Errorf("pulling %s: %w", name, err))
+			s.fail(fmt.Errorf("pulling %q: %w", name, err))
 			return
 		}
 	}
@@ -211,17 +261,18 @@ func (s *serverSync) pullOne(c *tentacle.Client, name string, prev *committing) 
 
 // step is one command's part in bringing a file in. It reports whether the
 // server kept the file because we declined it, and returns an error only
-// when the connection can no longer be used.
+// when the connection can no longer be used for other files.
 type step func(c *tentacle.Client, name string) (declined bool, err error)
 
 // attempt runs step, and runs it once more on a fresh connection if the
 // server hung up before the step moved a byte (most likely its idle close,
 // about 4 s, while the previous file was being stored), or if the step
-// declined the file to wait for a slow commit: nothing is at risk. It returns the connection as pullOne does.
+// declined the file to wait for a slow commit: nothing is at risk. It
+// returns the connection as pullOne does.
 func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tentacle.Client, error) {
 	declined, err := step(c, name)
 	if (errors.Is(err, tentacle.ErrServerClosed) || errors.Is(err, errSlowCommit)) && !s.stop.Load() {
-		s.log.Debugf("%s: asking for %s again on a fresh connection: %v", s.tgt.addr, name, err)
+		s.log.Debugf("%s: asking for %q again on a fresh connection: %v", s.tgt.addr, name, err)
 		c.Close()
 		if c, err = s.dial(s.ctx); err != nil {
 			return nil, fmt.Errorf("reconnecting: %w", err)
@@ -232,11 +283,13 @@ func (s *serverSync) attempt(c *tentacle.Client, name string, step step) (*tenta
 		c.Close()
 		return nil, err
 	}
-	if declined && s.tgt.tls == nil {
-		// A decline gets no answer, so the next command could reach the
-		// server in the same read and be swallowed with it. Over TLS each
-		// write is a record of its own; over plain TCP only a new
-		// connection is certain (see tentacle's declineLine).
+	if c.Err() != nil || declined && s.tgt.tls == nil {
+		// A failure of this file's own (say it grew while it was sent)
+		// left the connection out of step. And a decline gets no answer,
+		// so the next command could reach the server in the same read and
+		// be swallowed with it: over TLS each write is a record of its
+		// own; over plain TCP only a new connection is certain (see
+		// tentacle's declineLine).
 		c.Close()
 		return nil, nil
 	}
@@ -272,11 +325,10 @@ func (s *serverSync) move(c *tentacle.Client, name string, prev *committing) (de
 		prev.start(func() { s.commit(name, out, n) })
 		return false, nil
 	}
-	out.abort()
-	var de *tentacle.DeclinedError
 	if errors.Is(err, errSlowCommit) && !s.stop.Load() {
 		return true, errSlowCommit // attempt asks again on a fresh connection
 	}
+	var de *tentacle.DeclinedError
 	return errors.As(err, &de), s.settle(name, err, out)
 }
 
@@ -289,131 +341,49 @@ func (s *serverSync) open(name string, size int64, create func(string) (*spool.F
 	if size > int64(s.cfg.MaxFileSize) {
 		return nil, errTooBig
 	}
-	if err := s.claim(size); err != nil {
+	claimed, err := s.claim(size)
+	if err != nil {
 		return nil, err
 	}
-	return s.create(name, size, create)
+	return s.create(name, claimed, create)
 }
 
-// create starts a spool file that holds a claim of size bytes.
-func (s *serverSync) create(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
+// create starts a spool file that holds a claim of claimed bytes.
+func (s *serverSync) create(name string, claimed int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
 	f, err := create(name)
 	if err != nil {
-		s.cfg.release(size)
+		s.cfg.release(claimed)
 		return nil, &localError{err}
 	}
-	return &spoolWriter{f: f, release: func() { s.cfg.release(size) }}, nil
+	return &spoolWriter{f: f, claim: func() { s.cfg.release(claimed) }}, nil
 }
 
-// claim reserves room for size bytes in the spool, or says, once per
-// gather, why there is none.
-func (s *serverSync) claim(size int64) error {
-	avail, err := s.reserve(size)
+// claim reserves room in the spool for a file of size bytes, or says, once
+// per gather, why there is none. It returns the bytes claimed.
+func (s *serverSync) claim(size int64) (int64, error) {
+	claimed, avail, err := s.reserve(size)
 	if errors.Is(err, errNoRoom) {
 		s.spoolFull.Do(func() {
 			s.log.Warnf("the spool has %d bytes free and min_free_space keeps %s: leaving files on the servers until there is room (files_deferred)",
 				avail, s.cfg.MinFreeSpace)
 		})
 	}
-	return err
+	return claimed, err
 }
 
-// reserve is claim without a word; it returns the bytes free.
-func (s *serverSync) reserve(size int64) (uint64, error) {
-	avail, total, err := s.spool.Space()
+// reserve is claim without a word; it returns the bytes claimed and free.
+// A file takes whole filesystem blocks, and a block more for what the
+// filesystem adds: claims counted in announced bytes let parallel
+// transfers fill the spool past min_free_space, or fill it up.
+func (s *serverSync) reserve(size int64) (claimed int64, avail uint64, err error) {
+	room, err := s.spool.Space()
 	if errors.Is(err, errors.ErrUnsupported) {
-		avail, total = math.MaxUint64, 0
+		return 0, math.MaxUint64, nil
 	} else if err != nil {
-		return 0, &localError{err}
+		return 0, 0, &localError{err}
 	}
-	return avail, s.cfg.reserve(avail, total, size)
-}
-
-// beforeCommit lets tests hold a commit up, as a slow disk would.
-var beforeCommit = func(string) {}
-
-// settle counts a failed MV and tells whether the connection is still good.
-func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
-	var declined *tentacle.DeclinedError
-	var refused *tentacle.RemoteError
-	var transfer *tentacle.TransferError
-	var local *localError
-	switch {
-	case errors.As(err, &local):
-		s.count(&s.failed, 0)
-		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, local.err))
-	case errors.Is(err, errNoRoom):
-		s.count(&s.deferred, 0)
-		s.log.Debugf("%s: %s left on the server: no room in the spool", s.tgt.addr, name)
-	case errors.Is(err, errStopping), errors.Is(err, errSlowCommit):
-		// Declined: it stays on the server for the next gather.
-	case errors.Is(err, errUploading):
-		s.count(&s.skipped, 0)
-		s.log.Debugf("%s: %s is empty, still being uploaded; left on the server", s.tgt.addr, name)
-	case errors.As(err, &declined) && errors.Is(err, errTooBig):
-		s.count(&s.skipped, 0)
-		s.log.Warnf("%s: %s has %d bytes, above max_file_size (%d); left on the server",
-			s.tgt.addr, name, declined.Size, int64(s.cfg.MaxFileSize))
-	case errors.As(err, &refused):
-		// A directory, or a file someone else took since the listing:
-		// either way not a file waiting there.
-		s.mu.Lock()
-		s.matched--
-		s.mu.Unlock()
-		s.log.Debugf("%s: %v", s.tgt.addr, refused)
-	case errors.As(err, &transfer) && out != nil && out.err != nil && transfer.Lost:
-		s.countLost()
-		s.stopLocal(fmt.Errorf("writing %s to the spool failed after the server had deleted it; the file is lost: %w", name, out.err))
-	case errors.As(err, &transfer) && out != nil && out.err != nil:
-		s.count(&s.failed, 0)
-		s.stopLocal(fmt.Errorf("cannot write %s to the spool (left on the server): %w", name, out.err))
-	case errors.As(err, &transfer) && !transfer.Lost:
-		// A copy (verified mode) that broke: the server still has the file.
-		s.count(&s.failed, 0)
-		return err
-	case errors.As(err, &transfer):
-		s.countLost()
-		s.log.Errorf("%s: %s is lost: the connection broke after %d of %d bytes and the server had already deleted its copy: %v",
-			s.tgt.addr, name, transfer.Got, transfer.Size, transfer.Err)
-		return err
-	default:
-		return err
-	}
-	return nil
-}
-
-// commit makes a pulled file durable in the spool and reports whether it
-// is. Any failure here stops the pull: a spool that cannot store one file
-// will not store the next. In verified mode the server still has the file.
-func (s *serverSync) commit(name string, out *spoolWriter, n int64) bool {
-	beforeCommit(name)
-	final, err := out.f.Commit()
-	out.release()
-	still := ""
-	if s.cfg.Transfer == transferVerified {
-		still = "; it is still on the server"
-	}
-	switch {
-	case err != nil && final != "":
-		s.count(&s.received, n)
-		s.stopLocal(fmt.Errorf("%s is in the spool as %s but may not be durable%s: %w", name, final, still, err))
-		return false
-	case err != nil && still != "":
-		s.count(&s.failed, 0)
-		s.stopLocal(fmt.Errorf("cannot store %s in the spool%s: %w", name, still, err))
-		return false
-	case err != nil:
-		// Gone from the server, not in the spool under its name: for the
-		// counts it is lost, though its bytes may be kept (the error says).
-		s.countLost()
-		s.stopLocal(fmt.Errorf("the server has deleted %s but it is not in the spool: %w", name, err))
-		return false
-	}
-	s.count(&s.received, n)
-	if final != name {
-		s.log.Infof("%s: %s arrived while an unprocessed file of that name waits in the spool; stored as %s", s.tgt.addr, name, final)
-	}
-	return true
+	claimed = int64(min(room.Blocks(size), math.MaxInt64))
+	return claimed, room.Avail, s.cfg.reserve(room.Avail, room.Total, claimed)
 }
 
 func (s *serverSync) count(field *int64, bytes int64) {
@@ -423,10 +393,11 @@ func (s *serverSync) count(field *int64, bytes int64) {
 	s.mu.Unlock()
 }
 
-func (s *serverSync) countLost() {
+// countGone counts a file that failed after the server had deleted it.
+func (s *serverSync) countGone() {
 	s.mu.Lock()
 	s.failed++
-	s.lost++
+	s.gone++
 	s.mu.Unlock()
 }
 
@@ -522,38 +493,3 @@ func hintFirstCommand(err error) error {
 	return err
 }
 
-var (
-	errUploading = errors.New("empty file, upload in progress")
-	errTooBig    = errors.New("file too big")
-)
-
-// localError marks a failure on our side of the transfer.
-type localError struct{ err error }
-
-func (e *localError) Error() string { return e.err.Error() }
-func (e *localError) Unwrap() error { return e.err }
-
-// spoolWriter remembers a write failure, which the client otherwise only
-// reports inside a TransferError, so that a full disk is told apart from a
-// broken connection.
-type spoolWriter struct {
-	f       *spool.File
-	err     error
-	release func() // gives back the file's claim on the spool's room
-}
-
-// abort drops the unfinished file, if any.
-func (w *spoolWriter) abort() {
-	if w != nil {
-		w.f.Abort()
-		w.release()
-	}
-}
-
-func (w *spoolWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil && w.err == nil {
-		w.err = err
-	}
-	return n, err
-}

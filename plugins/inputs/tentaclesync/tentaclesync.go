@@ -47,6 +47,7 @@ type TentacleSync struct {
 	MaxFilesPerGather int             `toml:"max_files_per_gather"`
 	Transfer          string          `toml:"transfer"`
 	MinFreeSpace      freeSpace       `toml:"min_free_space"`
+	MinFileAge        config.Duration `toml:"min_file_age"`
 	ConfigSync        bool            `toml:"config_sync"`
 	StateDir          string          `toml:"state_dir"`
 	Log               telegraf.Logger `toml:"-"`
@@ -72,6 +73,9 @@ type target struct {
 	addr string
 	tls  *tls.Config
 	busy sync.Mutex
+	// firstSeen is when each name on the server was first listed (see
+	// settled); busy guards it.
+	firstSeen map[string]time.Time
 }
 
 func (*TentacleSync) SampleConfig() string {
@@ -87,6 +91,9 @@ func (t *TentacleSync) Init() error {
 	}
 	if t.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", time.Duration(t.Timeout))
+	}
+	if t.MinFileAge < 0 {
+		return fmt.Errorf("min_file_age: must be 0 or more, got %s", time.Duration(t.MinFileAge))
 	}
 	if t.Retries < 0 {
 		return fmt.Errorf("retries: must be 0 or more, got %d", t.Retries)
@@ -158,7 +165,7 @@ func (t *TentacleSync) recoverSpool() error {
 		// Two writers of one state file would undo each other's records.
 		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone, and only that one syncs configuration", t.SpoolDir)
 	}
-	if _, _, err := sp.Space(); err != nil {
+	if _, err := sp.Space(); err != nil {
 		t.Log.Warnf("min_free_space is not enforced: %v", err)
 	}
 	return nil
@@ -227,6 +234,31 @@ func (t *TentacleSync) initTargets(tlsConfig *tls.Config) error {
 		}
 		t.targets = append(t.targets, tgt)
 	}
+	return sameServers(t.targets)
+}
+
+// sameServers refuses two entries that reach one server, such as
+// 127.0.0.1:41121 and localhost:41121: both would move the same files, and
+// each would take the other's for lost. A name that does not resolve now is
+// left to the gathers to report.
+func sameServers(targets []*target) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	reached := map[string]string{}
+	for _, tgt := range targets {
+		host, port, _ := net.SplitHostPort(tgt.addr)
+		ips, err := net.DefaultResolver.LookupHost(ctx, host)
+		if err != nil {
+			continue
+		}
+		for _, ip := range ips {
+			key := net.JoinHostPort(ip, port)
+			if other, ok := reached[key]; ok && other != tgt.addr {
+				return fmt.Errorf("servers: %s and %s are the same server (both reach %s): list it once", other, tgt.addr, key)
+			}
+			reached[key] = tgt.addr
+		}
+	}
 	return nil
 }
 
@@ -270,9 +302,21 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	}
 	if !tgt.busy.TryLock() {
 		t.Log.Warnf("%s: the previous sync is still running; skipping this gather", tgt.addr)
+		addBusy(acc, tgt)
 		return
 	}
 	defer tgt.busy.Unlock()
+	lock, err := sp.LockPull(tgt.addr)
+	if errors.Is(err, spool.ErrPullBusy) {
+		t.Log.Warnf("%s: another tentaclesync is pulling from this server into %s; skipping this gather", tgt.addr, t.SpoolDir)
+		addBusy(acc, tgt)
+		return
+	}
+	if err != nil {
+		acc.AddError(fmt.Errorf("%s: spool_dir: %w", tgt.addr, err))
+		return
+	}
+	defer lock.Release()
 
 	start := time.Now()
 	pull := t.newSync(sp, tgt, spoolFull)
@@ -308,6 +352,12 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	}
 }
 
+// addBusy reports a server skipped because another sync of it runs.
+func addBusy(acc telegraf.Accumulator, tgt *target) {
+	acc.AddFields("tentaclesync", map[string]any{"result_code": resultBusy.code},
+		map[string]string{"server": tgt.addr, "result": resultBusy.name})
+}
+
 func init() {
 	inputs.Add("tentaclesync", func() telegraf.Input {
 		return &TentacleSync{
@@ -320,6 +370,7 @@ func init() {
 			MaxFilesPerGather: 10000,
 			Transfer:          transferMove,
 			MinFreeSpace:      freeSpace{percent: 5},
+			MinFileAge:        config.Duration(3 * time.Second),
 			ConfigSync:        true,
 			StateDir:          "/var/lib/tentaclesync",
 		}

@@ -59,12 +59,11 @@ func (s *serverSync) copy(c *tentacle.Client, name string) (sum []byte, size int
 		return io.MultiWriter(w, h), nil
 	})
 	if err != nil {
-		out.abort()
 		var de *tentacle.DeclinedError
 		return nil, 0, errors.As(err, &de), s.settle(name, err, out)
 	}
 	if !s.commit(name, out, n) {
-		return nil, 0, false, nil // the spool error stops the sync
+		return nil, 0, false, nil // not whole, or the spool failed: not moved
 	}
 	return h.Sum(nil), n, false, nil
 }
@@ -72,8 +71,9 @@ func (s *serverSync) copy(c *tentacle.Client, name string) (sum []byte, size int
 // moveAndCompare removes the copied file from the server with MV. A file of
 // another size has changed since the copy: it is declined and stays on the
 // server for the next gather. Otherwise the moved bytes are hashed, and
-// written aside where there is room: if they differ from the copy, they are
-// kept as a file of their own, since they may be the newer data.
+// written aside where there is room: if they differ from the copy, or the
+// server sent more than it announced, they are kept as a file of their own,
+// since they may be the newer data.
 func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte, size int64) (declined bool, err error) {
 	var moved *hashingWriter
 	_, err = c.Move(s.xfer, name, func(n int64) (io.Writer, error) {
@@ -81,8 +81,8 @@ func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte
 			return nil, errChanged
 		}
 		moved = &hashingWriter{h: sha256.New()}
-		if _, err := s.reserve(n); err == nil {
-			moved.out, _ = s.create(name, n, s.spool.Create)
+		if claimed, _, err := s.reserve(n); err == nil {
+			moved.out, _ = s.create(name, claimed, s.spool.Create)
 		}
 		return moved, nil
 	})
@@ -90,8 +90,13 @@ func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte
 		refused  *tentacle.RemoteError
 		changed  *tentacle.DeclinedError
 		transfer *tentacle.TransferError
+		overrun  *tentacle.OverrunError
 	)
 	switch {
+	case errors.As(err, &overrun):
+		// The connection is out of step: attempt takes a fresh one.
+		s.keepChanged(name, moved, fmt.Sprintf("grew after it was copied (the move brought %d bytes more than the %d copied)", overrun.Extra, size))
+		return false, nil
 	case errors.As(err, &changed):
 		s.log.Infof("%s: %s changed on the server after it was copied (now %d bytes, was %d); the new version stays there for the next gather",
 			s.tgt.addr, name, changed.Size, size)
@@ -111,29 +116,33 @@ func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte
 		moved.abort()
 		return false, nil
 	}
-	s.keepChanged(name, moved)
+	s.keepChanged(name, moved, "changed on the server between the copy and the move")
 	return false, nil
 }
 
 // keepChanged stores the moved bytes of a file that changed between the
-// copy and the move, when they could be written.
-func (s *serverSync) keepChanged(name string, moved *hashingWriter) {
+// copy and the move, when they could be written: as a data file of its own
+// when it is whole, aside (see keepAside) when it is not.
+func (s *serverSync) keepChanged(name string, moved *hashingWriter, why string) {
+	s.count(&s.failed, 0)
 	if moved.out == nil || moved.out.err != nil {
 		moved.abort()
-		s.count(&s.failed, 0)
-		s.log.Errorf("%s: %s changed on the server between the copy and the move, and the moved version could not be written to the spool: that version is lost, the copied one is kept",
-			s.tgt.addr, name)
+		s.log.Errorf("%s: %q %s, and the moved version could not be written to the spool: that version is lost, the copied one is kept",
+			s.tgt.addr, name, why)
 		return
 	}
-	final, err := moved.out.f.Commit()
+	commit, where := moved.out.f.Commit, "as"
+	if !moved.out.whole(name) {
+		commit, where = moved.out.f.CommitIncomplete, "not whole, aside in"
+	}
+	final, err := commit()
 	moved.out.release()
 	if err != nil {
-		s.count(&s.failed, 0)
-		s.stopLocal(fmt.Errorf("%s changed on the server between the copy and the move; storing the moved version: %w", name, err))
+		s.stopLocal(fmt.Errorf("%q %s; storing the moved version: %w", name, why, err))
 		return
 	}
-	s.log.Warnf("%s: %s changed on the server between the copy and the move; both versions are kept, the moved one as %s",
-		s.tgt.addr, name, final)
+	s.log.Warnf("%s: %q %s; both versions are kept: the copy as %q, the moved one %s %q",
+		s.tgt.addr, name, why, name, where, final)
 }
 
 // hashingWriter hashes every byte and writes them to out while out works:

@@ -60,7 +60,7 @@ func serveCopyThenMove(t *testing.T, name, recv string, mvSize int, mv string) s
 }
 
 func TestVerifiedTransferKeepsTheCopyWhenTheMoveBreaks(t *testing.T) {
-	body := strings.Repeat("x", 5000)
+	body := agentXML(strings.Repeat("x", 5000))
 	addr := serveCopyThenMove(t, "a.1.data", body, len(body), body[:100])
 	p, log := newPlugin(t, addr)
 	p.Transfer = "verified"
@@ -79,7 +79,8 @@ func TestVerifiedTransferKeepsTheCopyWhenTheMoveBreaks(t *testing.T) {
 }
 
 func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
-	addr := serveCopyThenMove(t, "a.1.data", "old", 3, "new")
+	old, changed := agentXML("old"), agentXML("new")
+	addr := serveCopyThenMove(t, "a.1.data", old, len(changed), changed)
 	p, log := newPlugin(t, addr)
 	p.ConfigSync = false // the script plays the data pull only
 	p.Transfer = "verified"
@@ -87,17 +88,18 @@ func TestVerifiedTransferKeepsBothVersionsWhenTheFileChanged(t *testing.T) {
 	acc := gather(t, p)
 
 	require.Equal(t, "success", metricFor(t, acc, addr).Tags()["result"])
-	require.Equal(t, map[string][]byte{"a.1.data": []byte("old"), "a.1.1.data": []byte("new")}, spoolFiles(t, p.SpoolDir))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte(old), "a.1.1.data": []byte(changed)}, spoolFiles(t, p.SpoolDir))
 	require.Len(t, log.Warnings(), 1)
-	require.Contains(t, log.Warnings()[0], "changed on the server between the copy and the move; both versions are kept, the moved one as a.1.1.data")
+	require.Contains(t, log.Warnings()[0], `changed on the server between the copy and the move; both versions are kept: the copy as "a.1.data", the moved one as "a.1.1.data"`)
 }
 
 // A file of another size at the MV is being rewritten (a 0-byte one is an
 // upload in progress): taking it would delete the new version.
 func TestVerifiedTransferLeavesAFileThatChangedSizeOnTheServer(t *testing.T) {
-	for name, size := range map[string]int{"grown": 5, "uploading again": 0} {
+	old := agentXML("old")
+	for name, size := range map[string]int{"grown": len(old) + 2, "uploading again": 0} {
 		t.Run(name, func(t *testing.T) {
-			addr := serveCopyThenMove(t, "a.1.data", "old", size, "newer"[:size])
+			addr := serveCopyThenMove(t, "a.1.data", old, size, strings.Repeat("n", size))
 			p, log := newPlugin(t, addr)
 			p.Transfer = "verified"
 			require.NoError(t, p.Init())
@@ -106,7 +108,7 @@ func TestVerifiedTransferLeavesAFileThatChangedSizeOnTheServer(t *testing.T) {
 			m := metricFor(t, acc, addr)
 			require.Equal(t, "success", m.Tags()["result"])
 			require.Equal(t, int64(1), m.Fields()["files_received"])
-			require.Equal(t, map[string][]byte{"a.1.data": []byte("old")}, spoolFiles(t, p.SpoolDir))
+			require.Equal(t, map[string][]byte{"a.1.data": []byte(old)}, spoolFiles(t, p.SpoolDir))
 			require.Empty(t, log.Warnings())
 			require.Empty(t, log.Errors())
 		})
@@ -116,20 +118,22 @@ func TestVerifiedTransferLeavesAFileThatChangedSizeOnTheServer(t *testing.T) {
 // An idle close between the copy and the move: only the move is tried
 // again, so the file arrives once.
 func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
+	body := agentXML("data")
 	var conns atomic.Int64
 	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
 		if conns.Add(1) == 1 {
 			answerLS(conn, r, ".\n..\na.1.data\n")
-			answerFetch(conn, r, "RECV", 4, "data")
+			answerFetch(conn, r, "RECV", len(body), body)
 			_, _ = r.ReadString('\n') // MV <a.1.data>: hang up, as on an idle close
 			return
 		}
 		if line, _ := r.ReadString('\n'); line != "MV <a.1.data>\n" {
 			return // a second copy would fail the test: no answer, a timeout
 		}
-		_, _ = io.WriteString(conn, "MV SIZE 4\n")
+		fmt.Fprintf(conn, "MV SIZE %d\n", len(body))
 		_, _ = r.ReadString('\n')
-		_, _ = io.WriteString(conn, "data")
+		_, _ = io.WriteString(conn, body)
+		answerProbe(conn, r)
 		_, _ = r.ReadString('\n') // QUIT
 	})
 	p, _ := newPlugin(t, addr)
@@ -140,9 +144,9 @@ func TestVerifiedTransferRetriesOnlyTheMoveAfterAHangUp(t *testing.T) {
 	acc := gather(t, p)
 
 	requireOnlyMetric(t, acc, addr, "success", 0, map[string]any{
-		"files_received": int64(1), "bytes_received": int64(4),
+		"files_received": int64(1), "bytes_received": int64(len(body)),
 	})
-	require.Equal(t, map[string][]byte{"a.1.data": []byte("data")}, spoolFiles(t, p.SpoolDir))
+	require.Equal(t, map[string][]byte{"a.1.data": []byte(body)}, spoolFiles(t, p.SpoolDir))
 }
 
 func TestVerifiedTransferLosesNothingWhenTheCopyBreaks(t *testing.T) {
