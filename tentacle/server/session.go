@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tentaclesync/tentaclesync/tentacle"
@@ -150,49 +151,6 @@ func (s *session) writeBody(r io.Reader) error {
 	}
 }
 
-// receive handles SEND and ZSEND.
-func (s *session) receive(verb, name string, size int64) error {
-	cfg := s.srv.cfg
-	path := s.srv.route(name)
-	switch {
-	case !validName(name) || name == "." || name == "..":
-		return s.write(verb + " ERR (invalid file name)\n")
-	case size < 1 || size > cfg.MaxSize:
-		return s.write(verb + " ERR (file is too big)\n")
-	case !cfg.Overwrite && exists(path):
-		return s.write(verb + " ERR (file already exists)\n")
-	}
-	// The file exists, empty, from here until its bytes arrive: a 0-byte
-	// file on a Tentacle server is an upload in progress.
-	f, err := os.Create(path)
-	if err != nil {
-		s.log.Warn("cannot create file", "file", path, "err", err)
-		return s.write(verb + " ERR (cannot write file)\n")
-	}
-	defer f.Close()
-	if err := s.write(verb + " OK\n"); err != nil {
-		return err
-	}
-	if err := s.readBody(f, verb, size); err != nil {
-		return err
-	}
-	s.log.Debug("received file", "file", name, "size", size)
-	return s.write(verb + " OK\n")
-}
-
-func (s *session) readBody(f *os.File, verb string, size int64) error {
-	r := &deadlineReader{s: s, r: s.conn}
-	if verb == "SEND" {
-		_, err := io.CopyN(f, r, size)
-		return err
-	}
-	archive, err := io.ReadAll(io.LimitReader(r, size))
-	if err != nil {
-		return err
-	}
-	return unzipFirst(f, archive)
-}
-
 // send handles RECV, ZRECV and MV: size, wait for the client's OK, body, and
 // for MV delete the file right away, acknowledged or not.
 func (s *session) send(verb, name string) error {
@@ -267,7 +225,9 @@ func (s *session) list(name string) error {
 	}
 	var body bytes.Buffer
 	for _, n := range append([]string{".", ".."}, names...) {
-		body.WriteString(n + "\n")
+		if !strings.HasPrefix(n, uploadPrefix) {
+			body.WriteString(n + "\n")
+		}
 	}
 	if err := s.write(fmt.Sprintf("LS SIZE %d\n", body.Len())); err != nil {
 		return err
@@ -308,21 +268,28 @@ func zipOne(path string, r io.Reader) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func unzipFirst(w io.Writer, archive []byte) error {
+// errBadArchive is a ZSEND body that holds no file; the reference server
+// answers it with ZSEND ERR and reads on.
+var errBadArchive = errors.New("bad zip archive")
+
+func unzipFirst(archive []byte) ([]byte, error) {
 	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
 	}
 	if len(zr.File) == 0 {
-		return errors.New("empty zip archive")
+		return nil, fmt.Errorf("%w: no member", errBadArchive)
 	}
 	rc, err := zr.File[0].Open()
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
 	}
 	defer rc.Close()
-	_, err = io.Copy(w, rc)
-	return err
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
+	}
+	return data, nil
 }
 
 func exists(path string) bool {
