@@ -5,9 +5,10 @@
 // password, MV deleting the file without waiting for an acknowledgement, a
 // silent queue beyond MaxConns.
 //
-// Where the reference server lets a client see a half-written upload, this
-// server is safe by default and reproduces the reference behaviour only when
-// asked (VisibleUploads), so that clients can be tested against both.
+// Where the reference server lets a client see a half-written upload or
+// sends more than it announced, this server is safe by default and
+// reproduces the reference behaviour only when asked (VisibleUploads,
+// StreamToEOF), so that clients can be tested against both.
 //
 // It is not hardened for production.
 package server
@@ -75,6 +76,15 @@ type Config struct {
 	// each of its 8 KiB writes, with the bytes written so far (0, 8192,
 	// ...); a test can block in it to hold an upload half written.
 	UploadPause func(path string, written int64)
+	// StreamToEOF is reference-faithful: RECV and MV take the size with
+	// stat, answer it, and after the client's OK open the file and send it
+	// to its end, however long it has grown; a file gone by then (another
+	// MV took it) closes the connection without a byte. Off (the default),
+	// the file is opened before the size is answered and exactly that many
+	// bytes are sent; a file that shrank closes the connection after what
+	// there is, and MV deletes only a file that is still the one it sent,
+	// unchanged in size.
+	StreamToEOF bool
 }
 
 // Filter routes names matching Pattern (unanchored, as in Perl) into Dir.

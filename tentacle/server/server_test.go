@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -98,6 +99,12 @@ func served(t *testing.T, addr string) {
 	c := connect(t, addr)
 	c.say(t, "RECV <=>\n") // a forbidden name: answered at once, changes nothing
 	require.Equal(t, "RECV ERR", c.answer(t))
+}
+
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	require.Eventually(t, func() bool { _, err := os.Stat(path); return errors.Is(err, fs.ErrNotExist) },
+		5*time.Second, time.Millisecond, "the server deletes %s", path)
 }
 
 // pattern is n bytes that show where a copy was cut.
@@ -500,4 +507,139 @@ func TestZSendOfABadArchiveAnswersErr(t *testing.T) {
 			require.Empty(t, uploadsIn(t, dir))
 		})
 	}
+}
+
+// grow answers MV SIZE for a 100-byte file, then appends 50 bytes before
+// the client's OK.
+func grow(t *testing.T, cfg server.Config) (c *conn, path string) {
+	cfg.Insecure = true
+	srv, dir := start(t, cfg)
+	path = filepath.Join(dir, "grow.data")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("a", 100)), 0o644))
+	c = connect(t, srv.Addr())
+	c.say(t, "MV <grow.data>\n")
+	require.Equal(t, "MV SIZE 100", c.answer(t))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(strings.Repeat("b", 50))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	c.say(t, "MV OK\n")
+	return c, path
+}
+
+func TestStreamToEOFSendsMoreThanAnnounced(t *testing.T) {
+	c, path := grow(t, server.Config{StreamToEOF: true})
+	require.Equal(t, strings.Repeat("a", 100), c.body(t, 100))
+	require.Equal(t, strings.Repeat("b", 50), c.body(t, 50), "the surplus follows where the next answer belongs")
+	waitGone(t, path)
+}
+
+func TestMoveSendsExactlyTheAnnouncedSize(t *testing.T) {
+	c, path := grow(t, server.Config{})
+	require.Equal(t, strings.Repeat("a", 100), c.body(t, 100))
+	c.say(t, "RECV <=>\n")
+	require.Equal(t, "RECV ERR", c.answer(t), "nothing beyond the announced size")
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Len(t, got, 150, "a file that grew while moved is kept whole")
+}
+
+func TestMoveOfAShrunkFileEndsTheConnection(t *testing.T) {
+	srv, dir := start(t, server.Config{Insecure: true})
+	path := filepath.Join(dir, "shrink.data")
+	data := pattern(3000)
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	c := connect(t, srv.Addr())
+	c.say(t, "MV <shrink.data>\n")
+	require.Equal(t, "MV SIZE 3000", c.answer(t))
+	require.NoError(t, os.Truncate(path, 1000))
+	c.say(t, "MV OK\n")
+	got, err := io.ReadAll(c.r)
+	require.NoError(t, err)
+	require.Equal(t, data[:1000], string(got), "what there is, then the end of the connection")
+	require.FileExists(t, path)
+}
+
+func TestMoveKeepsAFileReplacedWhileSent(t *testing.T) {
+	srv, dir := start(t, server.Config{Insecure: true, Overwrite: true})
+	path := filepath.Join(dir, "v.data")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+	mover := connect(t, srv.Addr())
+	mover.say(t, "MV <v.data>\n")
+	require.Equal(t, "MV SIZE 3", mover.answer(t))
+	up := connect(t, srv.Addr())
+	up.say(t, "SEND <v.data> SIZE 3\n")
+	require.Equal(t, "SEND OK", up.answer(t))
+	up.say(t, "new")
+	require.Equal(t, "SEND OK", up.answer(t))
+	mover.say(t, "MV OK\n")
+	require.Equal(t, "old", mover.body(t, 3))
+	mover.say(t, "RECV <=>\n")
+	require.Equal(t, "RECV ERR", mover.answer(t))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(got), "the move took the old file and left the new one")
+}
+
+func TestFailedSendKeepsTheFile(t *testing.T) {
+	for name, cfg := range map[string]server.Config{
+		"default":     {Insecure: true, MaxConns: 1},
+		"StreamToEOF": {Insecure: true, MaxConns: 1, StreamToEOF: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, dir := start(t, cfg)
+			// Far more than the socket buffers hold, so the server is still
+			// writing when the reset arrives; sparse, so it costs no disk.
+			const size = 64 << 20
+			path := filepath.Join(dir, "big.data")
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			require.NoError(t, f.Truncate(size))
+			require.NoError(t, f.Close())
+
+			c := connect(t, srv.Addr())
+			c.say(t, "MV <big.data>\n")
+			require.Equal(t, fmt.Sprintf("MV SIZE %d", size), c.answer(t))
+			c.say(t, "MV OK\n")
+			c.body(t, 10)
+			require.NoError(t, c.Conn.(*net.TCPConn).SetLinger(0))
+			require.NoError(t, c.Close())
+
+			served(t, srv.Addr())
+			info, err := os.Stat(path)
+			require.NoError(t, err, "the session ended before the delete")
+			require.EqualValues(t, size, info.Size())
+		})
+	}
+}
+
+// twoMoves has two clients ask to move one file, then the first take it.
+func twoMoves(t *testing.T, cfg server.Config) (second *conn) {
+	cfg.Insecure = true
+	srv, dir := start(t, cfg)
+	path := filepath.Join(dir, "one.data")
+	require.NoError(t, os.WriteFile(path, []byte("hello"), 0o644))
+	first, second := connect(t, srv.Addr()), connect(t, srv.Addr())
+	for _, c := range []*conn{first, second} {
+		c.say(t, "MV <one.data>\n")
+		require.Equal(t, "MV SIZE 5", c.answer(t))
+	}
+	first.say(t, "MV OK\n")
+	require.Equal(t, "hello", first.body(t, 5))
+	waitGone(t, path)
+	second.say(t, "MV OK\n")
+	return second
+}
+
+func TestTwoMovesOfOneFile(t *testing.T) {
+	t.Run("StreamToEOF: the second connection ends without a byte", func(t *testing.T) {
+		second := twoMoves(t, server.Config{StreamToEOF: true})
+		_, err := second.r.ReadByte()
+		require.ErrorIs(t, err, io.EOF)
+	})
+	t.Run("default: both get the file", func(t *testing.T) {
+		second := twoMoves(t, server.Config{})
+		require.Equal(t, "hello", second.body(t, 5))
+	})
 }

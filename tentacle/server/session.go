@@ -130,81 +130,62 @@ func (s *session) writeBytes(b []byte) error {
 	return err
 }
 
-// writeBody sends a body in separate 1 KiB writes, the way the reference
-// server does; with Nagle on, that is what makes a client that delays its
-// ACKs slow.
-func (s *session) writeBody(r io.Reader) error {
+// writeBody sends a body in separate blocks of BodyBlock bytes, 1 KiB by
+// default as the reference server does; with Nagle on, that is what makes a
+// client that delays its ACKs slow.
+func (s *session) writeBody(r io.Reader) (int64, error) {
 	buf := make([]byte, s.srv.cfg.BodyBlock)
+	var sent int64
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			if werr := s.writeBytes(buf[:n]); werr != nil {
-				return werr
+				return sent, werr
 			}
+			sent += int64(n)
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return sent, nil
 		}
 		if err != nil {
-			return err
+			return sent, err
 		}
 	}
 }
 
-// send handles RECV, ZRECV and MV: size, wait for the client's OK, body, and
-// for MV delete the file right away, acknowledged or not.
-func (s *session) send(verb, name string) error {
-	path := s.srv.route(name)
-	if !validName(name) || !isRegular(path) {
-		return s.write(verb + " ERR\n")
-	}
-	body, size, err := s.open(verb, path)
-	if err != nil {
-		s.log.Warn("cannot read file", "file", path, "err", err)
-		return s.write(verb + " ERR\n")
-	}
-	defer body.Close()
+// accepted announces size bytes and reads the client's answer: anything
+// but the exact "<verb> OK" declines.
+func (s *session) accepted(verb string, size int64) (bool, error) {
 	if err := s.write(fmt.Sprintf("%s SIZE %d\n", verb, size)); err != nil {
-		return err
+		return false, err
 	}
 	answer, err := s.readCommand()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if answer != verb+" OK" {
-		s.log.Debug("client declined file", "file", name)
-		return nil
+		s.log.Debug("client declined", "command", verb)
+		return false, nil
 	}
-	if err := s.writeBody(body); err != nil {
-		return err
-	}
-	if verb == "MV" {
-		if err := os.Remove(path); err != nil {
-			s.log.Warn("cannot delete moved file", "file", path, "err", err)
-		}
-	}
-	return nil
+	return true, nil
 }
 
-func (s *session) open(verb, path string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(path)
+// offer announces size bytes of body and, once the client accepts, sends
+// exactly that many. A body shorter than announced ends the session, so the
+// client sees a short body instead of waiting for the rest.
+func (s *session) offer(verb string, size int64, body io.Reader) (sent bool, err error) {
+	ok, err := s.accepted(verb, size)
+	if err != nil || !ok {
+		return false, err
+	}
+	n, err := s.writeBody(io.LimitReader(body, size))
 	if err != nil {
-		return nil, 0, err
+		return false, err
 	}
-	if verb != "ZRECV" {
-		info, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		return f, info.Size(), nil
+	if n < size {
+		return false, fmt.Errorf("%w: body shrank to %d of the %d bytes announced", errClose, n, size)
 	}
-	defer f.Close()
-	archive, err := zipOne(path, f)
-	if err != nil {
-		return nil, 0, err
-	}
-	return io.NopCloser(bytes.NewReader(archive)), int64(len(archive)), nil
+	return true, nil
 }
 
 // list answers LS with the directory the name is routed to: unordered, with
@@ -229,14 +210,8 @@ func (s *session) list(name string) error {
 			body.WriteString(n + "\n")
 		}
 	}
-	if err := s.write(fmt.Sprintf("LS SIZE %d\n", body.Len())); err != nil {
-		return err
-	}
-	answer, err := s.readCommand()
-	if err != nil || answer != "LS OK" {
-		return err
-	}
-	return s.writeBody(&body)
+	_, err = s.offer("LS", int64(body.Len()), &body)
+	return err
 }
 
 // deadlineReader renews the idle deadline before each read of a body.
@@ -295,9 +270,4 @@ func unzipFirst(archive []byte) ([]byte, error) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-func isRegular(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Mode().IsRegular()
 }
