@@ -3,6 +3,12 @@
 // where they mean the same thing. It stands in for an isolated network's
 // server in the integration test and for trying tentaclesync by hand; it is
 // not hardened for production.
+//
+// By default it never shows an upload before it is whole and never sends
+// more than it announced. The -reference flag makes it behave as the
+// reference server does there, so that clients can be tested against that:
+// uploads visible while they are written, RECV and MV sent to the end of
+// the file whatever size was announced.
 package main
 
 import (
@@ -30,7 +36,7 @@ type options struct {
 	insecure, overwrite        bool
 	maxSize                    int64
 	timeout, retries, maxConns int
-	verbose                    bool
+	verbose, reference         bool
 }
 
 func main() {
@@ -50,6 +56,9 @@ func main() {
 	flag.IntVar(&o.retries, "r", 3, "retries of a network operation; idle close after t × (r+1)")
 	flag.IntVar(&o.maxConns, "c", 10, "connections served at once")
 	flag.BoolVar(&o.verbose, "v", false, "log every connection and file to stderr")
+	flag.BoolVar(&o.reference, "reference", false, "for tests: the reference server's unsafe behaviour: uploads visible\n"+
+		"while written, in 8 KiB writes; RECV and MV send to the end of the file, even past\n"+
+		"the size announced (default: uploads appear only whole, bodies are the size announced)")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -98,6 +107,7 @@ func (o options) config(logger *slog.Logger) (server.Config, error) {
 		Dir: o.storage, Password: o.password, TLSConfig: tlsConfig,
 		Insecure: o.insecure, Overwrite: o.overwrite, MaxSize: o.maxSize, Filters: filters,
 		Timeout: time.Duration(o.timeout) * time.Second, Retries: o.retries, MaxConns: o.maxConns,
+		VisibleUploads: o.reference, StreamToEOF: o.reference,
 	}
 	if o.verbose {
 		cfg.Logger = logger

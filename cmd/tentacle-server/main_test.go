@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,5 +126,53 @@ func TestRefusesABadCommandLine(t *testing.T) {
 		require.True(t, errors.As(err, &exit), "%v: want a failed exit, got %v", tc.args, err)
 		require.Equal(t, 1, exit.ExitCode(), "%v", tc.args)
 		require.Contains(t, stderr.String(), tc.want, "%v", tc.args)
+	}
+}
+
+func TestReferenceSendsPastTheAnnouncedSize(t *testing.T) {
+	for flags, next := range map[string]string{
+		"":           "RECV ERR",
+		"-reference": strings.Repeat("b", 50) + "RECV ERR",
+	} {
+		t.Run("flags="+flags, func(t *testing.T) {
+			storage := t.TempDir()
+			path := filepath.Join(storage, "grow.data")
+			require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("a", 100)), 0o644))
+			args := []string{"-a", "127.0.0.1", "-p", "0", "-s", storage, "-I"}
+			if flags != "" {
+				args = append(args, flags)
+			}
+			_, addr := start(t, args...)
+
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			require.NoError(t, err)
+			defer c.Close()
+			require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+			r := bufio.NewReader(c)
+			say := func(line string) {
+				_, err := io.WriteString(c, line)
+				require.NoError(t, err)
+			}
+			answer := func() string {
+				line, err := r.ReadString('\n')
+				require.NoError(t, err)
+				return strings.TrimSuffix(line, "\n")
+			}
+
+			say("MV <grow.data>\n")
+			require.Equal(t, "MV SIZE 100", answer())
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteString(strings.Repeat("b", 50))
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+			say("MV OK\n")
+			body := make([]byte, 100)
+			_, err = io.ReadFull(r, body)
+			require.NoError(t, err)
+			require.Equal(t, strings.Repeat("a", 100), string(body))
+			say("RECV <=>\n")
+			require.Equal(t, next, answer(), "what follows the announced 100 bytes")
+		})
 	}
 }

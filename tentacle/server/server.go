@@ -1,10 +1,16 @@
-// Package server is a Tentacle server that behaves like the reference Perl
-// tentacle_server that Pandora FMS ships, quirks included: 1 KiB body writes
-// with Nagle's algorithm on, "." and ".." in listings, a silent close on a bad
-// password, MV deleting the file without waiting for an acknowledgement.
+// Package server is a Tentacle server for tests, benchmarks and
+// demonstrations of clients. It speaks the protocol as the reference Perl
+// tentacle_server that Pandora FMS ships does: 1 KiB body writes with
+// Nagle's algorithm on, "." and ".." in listings, a silent close on a bad
+// password, MV deleting the file without waiting for an acknowledgement, a
+// silent queue beyond MaxConns.
 //
-// It exists for tests, benchmarks and demonstrations of clients; it is not
-// hardened for production.
+// Where the reference server lets a client see a half-written upload or
+// sends more than it announced, this server is safe by default and
+// reproduces the reference behaviour only when asked (VisibleUploads,
+// StreamToEOF), so that clients can be tested against both.
+//
+// It is not hardened for production.
 package server
 
 import (
@@ -33,7 +39,8 @@ const (
 	defaultMaxSize = 2000000
 )
 
-// Config mirrors the reference server's command line.
+// Config mirrors the reference server's command line, plus options that
+// say where this server departs from it.
 type Config struct {
 	Dir       string        // -s: storage directory, must exist
 	Password  string        // -x: clients must send PASS first
@@ -56,6 +63,28 @@ type Config struct {
 	// reference-faithful and exists so that benchmarks can show what the
 	// 1 KiB blocks cost.
 	BodyBlock int
+
+	// VisibleUploads is reference-faithful: SEND and ZSEND read the whole
+	// body into memory, then create (or truncate) the final name and write
+	// it in 8 KiB writes, so LS, RECV and MV see the file growing until the
+	// last write. Off (the default), an upload is written to a hidden
+	// temporary name in the same directory, synced, and only then given its
+	// name: no client ever sees part of it.
+	VisibleUploads bool
+	// UploadPause is a test aid, not reference behaviour. With
+	// VisibleUploads it is called once the final file is open and before
+	// each of its 8 KiB writes, with the bytes written so far (0, 8192,
+	// ...); a test can block in it to hold an upload half written.
+	UploadPause func(path string, written int64)
+	// StreamToEOF is reference-faithful: RECV and MV take the size with
+	// stat, answer it, and after the client's OK open the file and send it
+	// to its end, however long it has grown; a file gone by then (another
+	// MV took it) closes the connection without a byte. Off (the default),
+	// the file is opened before the size is answered and exactly that many
+	// bytes are sent; a file that shrank closes the connection after what
+	// there is, and MV deletes only a file that is still the one it sent,
+	// unchanged in size.
+	StreamToEOF bool
 }
 
 // Filter routes names matching Pattern (unanchored, as in Perl) into Dir.
@@ -267,6 +296,9 @@ func (s *Server) routeDir(name string) string {
 	return ""
 }
 
+// validName refuses what the reference server refuses, and the names of
+// uploads in progress, so that no command can reach one.
 func validName(name string) bool {
-	return name != "" && !strings.ContainsAny(name, tentacle.ForbiddenChars)
+	return name != "" && !strings.ContainsAny(name, tentacle.ForbiddenChars) &&
+		!strings.HasPrefix(name, uploadPrefix)
 }

@@ -1,9 +1,13 @@
 package server_test
 
 import (
+	"archive/zip"
 	"bufio"
+	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -69,6 +73,49 @@ func (c *conn) closedByServer(t *testing.T) {
 	}
 }
 
+func (c *conn) body(t *testing.T, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	_, err := io.ReadFull(c.r, buf)
+	require.NoError(t, err)
+	return string(buf)
+}
+
+// list answers LS <name> with the names listed.
+func (c *conn) list(t *testing.T, name string) []string {
+	t.Helper()
+	c.say(t, "LS <"+name+">\n")
+	var size int
+	_, err := fmt.Sscanf(c.answer(t), "LS SIZE %d", &size)
+	require.NoError(t, err)
+	c.say(t, "LS OK\n")
+	return strings.Split(strings.TrimSuffix(c.body(t, size), "\n"), "\n")
+}
+
+// served returns once a server with MaxConns 1 answers a new connection,
+// which it does only after every earlier session has ended.
+func served(t *testing.T, addr string) {
+	t.Helper()
+	c := connect(t, addr)
+	c.say(t, "RECV <=>\n") // a forbidden name: answered at once, changes nothing
+	require.Equal(t, "RECV ERR", c.answer(t))
+}
+
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	require.Eventually(t, func() bool { _, err := os.Stat(path); return errors.Is(err, fs.ErrNotExist) },
+		5*time.Second, time.Millisecond, "the server deletes %s", path)
+}
+
+// pattern is n bytes that show where a copy was cut.
+func pattern(n int) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "%07d\n", i)
+	}
+	return b.String()[:n]
+}
+
 func TestServerClosesOnWhatItDoesNotUnderstand(t *testing.T) {
 	srv, _ := start(t, server.Config{Insecure: true})
 	for name, line := range map[string]string{
@@ -100,20 +147,6 @@ func TestForbiddenNamesAnswerErr(t *testing.T) {
 	}
 	c.say(t, "SEND <a;b> SIZE 3\n")
 	require.Equal(t, "SEND ERR (invalid file name)", c.answer(t))
-}
-
-func TestSendCreatesTheFileBeforeItsBytesArrive(t *testing.T) {
-	srv, dir := start(t, server.Config{})
-	c := connect(t, srv.Addr())
-	c.say(t, "SEND <slow.data> SIZE 5\n")
-	require.Equal(t, "SEND OK", c.answer(t))
-	info, err := os.Stat(filepath.Join(dir, "slow.data"))
-	require.NoError(t, err)
-	require.Zero(t, info.Size(), "an upload in progress shows as a 0-byte file")
-	c.say(t, "hello")
-	require.Equal(t, "SEND OK", c.answer(t))
-	got, _ := os.ReadFile(filepath.Join(dir, "slow.data"))
-	require.Equal(t, "hello", string(got))
 }
 
 func TestMoveDeletesWithoutAcknowledgement(t *testing.T) {
@@ -285,4 +318,328 @@ func TestServerCloseEndsEverything(t *testing.T) {
 	c.closedByServer(t)
 	_, err := net.DialTimeout("tcp", srv.Addr(), time.Second)
 	require.Error(t, err)
+}
+
+// pauser holds a VisibleUploads upload before each of its writes until the
+// test lets it go on.
+type pauser struct {
+	paused chan int64
+	resume chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+func newPauser() *pauser {
+	return &pauser{paused: make(chan int64), resume: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (p *pauser) pause(_ string, written int64) {
+	select {
+	case p.paused <- written:
+	case <-p.done:
+		return
+	}
+	select {
+	case <-p.resume:
+	case <-p.done:
+	}
+}
+
+// next is the bytes written when the upload paused next.
+func (p *pauser) next(t *testing.T) int64 {
+	t.Helper()
+	select {
+	case written := <-p.paused:
+		return written
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload never paused")
+		return 0
+	}
+}
+
+func (p *pauser) goOn() { p.resume <- struct{}{} }
+
+// release lets every upload finish; a server's Close waits for them.
+func (p *pauser) release() { p.once.Do(func() { close(p.done) }) }
+
+func zipped(t *testing.T, data string) string {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, err := zw.Create("x")
+	require.NoError(t, err)
+	_, err = io.WriteString(w, data)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	return buf.String()
+}
+
+func TestVisibleUploadsGrowIn8KiBWrites(t *testing.T) {
+	data := pattern(20000)
+	for verb, payload := range map[string]string{"SEND": data, "ZSEND": zipped(t, data)} {
+		t.Run(verb, func(t *testing.T) {
+			p := newPauser()
+			srv, dir := start(t, server.Config{Insecure: true, VisibleUploads: true, UploadPause: p.pause})
+			t.Cleanup(p.release)
+			up := connect(t, srv.Addr())
+			up.say(t, fmt.Sprintf("%s <big.data> SIZE %d\n", verb, len(payload)))
+			require.Equal(t, verb+" OK", up.answer(t))
+			up.say(t, payload)
+
+			look := connect(t, srv.Addr())
+			for _, want := range []int64{0, 8192, 16384} {
+				require.Equal(t, want, p.next(t))
+				require.Contains(t, look.list(t, ""), "big.data", "listed with %d of %d bytes written", want, len(data))
+				info, err := os.Stat(filepath.Join(dir, "big.data"))
+				require.NoError(t, err)
+				require.Equal(t, want, info.Size())
+				p.goOn()
+			}
+			require.Equal(t, verb+" OK", up.answer(t))
+			got, err := os.ReadFile(filepath.Join(dir, "big.data"))
+			require.NoError(t, err)
+			require.Equal(t, data, string(got))
+		})
+	}
+}
+
+func uploadsIn(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tentacle-upload-") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestUploadIsHiddenUntilComplete(t *testing.T) {
+	srv, dir := start(t, server.Config{Insecure: true})
+	data := pattern(20000)
+	up := connect(t, srv.Addr())
+	up.say(t, "SEND <half.data> SIZE 20000\n")
+	require.Equal(t, "SEND OK", up.answer(t))
+	up.say(t, data[:10000])
+	var tmp string
+	require.Eventually(t, func() bool {
+		names := uploadsIn(t, dir)
+		if len(names) != 1 {
+			return false
+		}
+		tmp = names[0]
+		info, err := os.Stat(filepath.Join(dir, tmp))
+		return err == nil && info.Size() == 10000
+	}, 5*time.Second, time.Millisecond, "half the body is in one temporary file")
+
+	look := connect(t, srv.Addr())
+	require.ElementsMatch(t, []string{".", ".."}, look.list(t, ""))
+	look.say(t, "RECV <half.data>\n")
+	require.Equal(t, "RECV ERR", look.answer(t))
+	for _, cmd := range []string{"RECV", "ZRECV", "MV"} {
+		look.say(t, cmd+" <"+tmp+">\n")
+		require.Equal(t, cmd+" ERR", look.answer(t), "no command can name an upload in progress")
+	}
+	look.say(t, "SEND <"+tmp+"> SIZE 1\n")
+	require.Equal(t, "SEND ERR (invalid file name)", look.answer(t))
+
+	up.say(t, data[10000:])
+	require.Equal(t, "SEND OK", up.answer(t))
+	require.ElementsMatch(t, []string{".", "..", "half.data"}, look.list(t, ""))
+	got, err := os.ReadFile(filepath.Join(dir, "half.data"))
+	require.NoError(t, err)
+	require.Equal(t, data, string(got))
+	require.Empty(t, uploadsIn(t, dir))
+}
+
+func TestFailedUploadLeavesNothing(t *testing.T) {
+	for name, cfg := range map[string]server.Config{
+		"default":        {MaxConns: 1},
+		"VisibleUploads": {MaxConns: 1, VisibleUploads: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, dir := start(t, cfg)
+			c := connect(t, srv.Addr())
+			c.say(t, "SEND <cut.data> SIZE 100\n")
+			require.Equal(t, "SEND OK", c.answer(t))
+			c.say(t, pattern(50))
+			c.Close()
+			served(t, srv.Addr())
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries)
+		})
+	}
+}
+
+func TestUploadWithoutOverwriteNeverReplaces(t *testing.T) {
+	srv, dir := start(t, server.Config{})
+	first, second := connect(t, srv.Addr()), connect(t, srv.Addr())
+	for _, c := range []*conn{first, second} {
+		c.say(t, "SEND <once.data> SIZE 5\n")
+		require.Equal(t, "SEND OK", c.answer(t), "both pass the check before either is stored")
+	}
+	first.say(t, "first")
+	require.Equal(t, "SEND OK", first.answer(t))
+	second.say(t, "secnd")
+	require.Equal(t, "SEND ERR (file already exists)", second.answer(t))
+	got, err := os.ReadFile(filepath.Join(dir, "once.data"))
+	require.NoError(t, err)
+	require.Equal(t, "first", string(got))
+	require.Empty(t, uploadsIn(t, dir))
+}
+
+func TestZSendOfABadArchiveAnswersErr(t *testing.T) {
+	for name, cfg := range map[string]server.Config{
+		"default":        {},
+		"VisibleUploads": {VisibleUploads: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, dir := start(t, cfg)
+			c := connect(t, srv.Addr())
+			c.say(t, "ZSEND <z.data> SIZE 5\n")
+			require.Equal(t, "ZSEND OK", c.answer(t))
+			c.say(t, "hello")
+			require.Equal(t, "ZSEND ERR", c.answer(t))
+			c.say(t, "RECV <z.data>\n")
+			require.Equal(t, "RECV ERR", c.answer(t), "nothing stored, and the session goes on")
+			require.Empty(t, uploadsIn(t, dir))
+		})
+	}
+}
+
+// grow answers MV SIZE for a 100-byte file, then appends 50 bytes before
+// the client's OK.
+func grow(t *testing.T, cfg server.Config) (c *conn, path string) {
+	cfg.Insecure = true
+	srv, dir := start(t, cfg)
+	path = filepath.Join(dir, "grow.data")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat("a", 100)), 0o644))
+	c = connect(t, srv.Addr())
+	c.say(t, "MV <grow.data>\n")
+	require.Equal(t, "MV SIZE 100", c.answer(t))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(strings.Repeat("b", 50))
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	c.say(t, "MV OK\n")
+	return c, path
+}
+
+func TestStreamToEOFSendsMoreThanAnnounced(t *testing.T) {
+	c, path := grow(t, server.Config{StreamToEOF: true})
+	require.Equal(t, strings.Repeat("a", 100), c.body(t, 100))
+	require.Equal(t, strings.Repeat("b", 50), c.body(t, 50), "the surplus follows where the next answer belongs")
+	waitGone(t, path)
+}
+
+func TestMoveSendsExactlyTheAnnouncedSize(t *testing.T) {
+	c, path := grow(t, server.Config{})
+	require.Equal(t, strings.Repeat("a", 100), c.body(t, 100))
+	c.say(t, "RECV <=>\n")
+	require.Equal(t, "RECV ERR", c.answer(t), "nothing beyond the announced size")
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Len(t, got, 150, "a file that grew while moved is kept whole")
+}
+
+func TestMoveOfAShrunkFileEndsTheConnection(t *testing.T) {
+	srv, dir := start(t, server.Config{Insecure: true})
+	path := filepath.Join(dir, "shrink.data")
+	data := pattern(3000)
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	c := connect(t, srv.Addr())
+	c.say(t, "MV <shrink.data>\n")
+	require.Equal(t, "MV SIZE 3000", c.answer(t))
+	require.NoError(t, os.Truncate(path, 1000))
+	c.say(t, "MV OK\n")
+	got, err := io.ReadAll(c.r)
+	require.NoError(t, err)
+	require.Equal(t, data[:1000], string(got), "what there is, then the end of the connection")
+	require.FileExists(t, path)
+}
+
+func TestMoveKeepsAFileReplacedWhileSent(t *testing.T) {
+	srv, dir := start(t, server.Config{Insecure: true, Overwrite: true})
+	path := filepath.Join(dir, "v.data")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o644))
+	mover := connect(t, srv.Addr())
+	mover.say(t, "MV <v.data>\n")
+	require.Equal(t, "MV SIZE 3", mover.answer(t))
+	up := connect(t, srv.Addr())
+	up.say(t, "SEND <v.data> SIZE 3\n")
+	require.Equal(t, "SEND OK", up.answer(t))
+	up.say(t, "new")
+	require.Equal(t, "SEND OK", up.answer(t))
+	mover.say(t, "MV OK\n")
+	require.Equal(t, "old", mover.body(t, 3))
+	mover.say(t, "RECV <=>\n")
+	require.Equal(t, "RECV ERR", mover.answer(t))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "new", string(got), "the move took the old file and left the new one")
+}
+
+func TestFailedSendKeepsTheFile(t *testing.T) {
+	for name, cfg := range map[string]server.Config{
+		"default":     {Insecure: true, MaxConns: 1},
+		"StreamToEOF": {Insecure: true, MaxConns: 1, StreamToEOF: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, dir := start(t, cfg)
+			// Far more than the socket buffers hold, so the server is still
+			// writing when the reset arrives; sparse, so it costs no disk.
+			const size = 64 << 20
+			path := filepath.Join(dir, "big.data")
+			f, err := os.Create(path)
+			require.NoError(t, err)
+			require.NoError(t, f.Truncate(size))
+			require.NoError(t, f.Close())
+
+			c := connect(t, srv.Addr())
+			c.say(t, "MV <big.data>\n")
+			require.Equal(t, fmt.Sprintf("MV SIZE %d", size), c.answer(t))
+			c.say(t, "MV OK\n")
+			c.body(t, 10)
+			require.NoError(t, c.Conn.(*net.TCPConn).SetLinger(0))
+			require.NoError(t, c.Close())
+
+			served(t, srv.Addr())
+			info, err := os.Stat(path)
+			require.NoError(t, err, "the session ended before the delete")
+			require.EqualValues(t, size, info.Size())
+		})
+	}
+}
+
+// twoMoves has two clients ask to move one file, then the first take it.
+func twoMoves(t *testing.T, cfg server.Config) (second *conn) {
+	cfg.Insecure = true
+	srv, dir := start(t, cfg)
+	path := filepath.Join(dir, "one.data")
+	require.NoError(t, os.WriteFile(path, []byte("hello"), 0o644))
+	first, second := connect(t, srv.Addr()), connect(t, srv.Addr())
+	for _, c := range []*conn{first, second} {
+		c.say(t, "MV <one.data>\n")
+		require.Equal(t, "MV SIZE 5", c.answer(t))
+	}
+	first.say(t, "MV OK\n")
+	require.Equal(t, "hello", first.body(t, 5))
+	waitGone(t, path)
+	second.say(t, "MV OK\n")
+	return second
+}
+
+func TestTwoMovesOfOneFile(t *testing.T) {
+	t.Run("StreamToEOF: the second connection ends without a byte", func(t *testing.T) {
+		second := twoMoves(t, server.Config{StreamToEOF: true})
+		_, err := second.r.ReadByte()
+		require.ErrorIs(t, err, io.EOF)
+	})
+	t.Run("default: both get the file", func(t *testing.T) {
+		second := twoMoves(t, server.Config{})
+		require.Equal(t, "hello", second.body(t, 5))
+	})
 }

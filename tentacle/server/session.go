@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tentaclesync/tentaclesync/tentacle"
@@ -129,124 +130,62 @@ func (s *session) writeBytes(b []byte) error {
 	return err
 }
 
-// writeBody sends a body in separate 1 KiB writes, the way the reference
-// server does; with Nagle on, that is what makes a client that delays its
-// ACKs slow.
-func (s *session) writeBody(r io.Reader) error {
+// writeBody sends a body in separate blocks of BodyBlock bytes, 1 KiB by
+// default as the reference server does; with Nagle on, that is what makes a
+// client that delays its ACKs slow.
+func (s *session) writeBody(r io.Reader) (int64, error) {
 	buf := make([]byte, s.srv.cfg.BodyBlock)
+	var sent int64
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
 			if werr := s.writeBytes(buf[:n]); werr != nil {
-				return werr
+				return sent, werr
 			}
+			sent += int64(n)
 		}
 		if errors.Is(err, io.EOF) {
-			return nil
+			return sent, nil
 		}
 		if err != nil {
-			return err
+			return sent, err
 		}
 	}
 }
 
-// receive handles SEND and ZSEND.
-func (s *session) receive(verb, name string, size int64) error {
-	cfg := s.srv.cfg
-	path := s.srv.route(name)
-	switch {
-	case !validName(name) || name == "." || name == "..":
-		return s.write(verb + " ERR (invalid file name)\n")
-	case size < 1 || size > cfg.MaxSize:
-		return s.write(verb + " ERR (file is too big)\n")
-	case !cfg.Overwrite && exists(path):
-		return s.write(verb + " ERR (file already exists)\n")
-	}
-	// The file exists, empty, from here until its bytes arrive: a 0-byte
-	// file on a Tentacle server is an upload in progress.
-	f, err := os.Create(path)
-	if err != nil {
-		s.log.Warn("cannot create file", "file", path, "err", err)
-		return s.write(verb + " ERR (cannot write file)\n")
-	}
-	defer f.Close()
-	if err := s.write(verb + " OK\n"); err != nil {
-		return err
-	}
-	if err := s.readBody(f, verb, size); err != nil {
-		return err
-	}
-	s.log.Debug("received file", "file", name, "size", size)
-	return s.write(verb + " OK\n")
-}
-
-func (s *session) readBody(f *os.File, verb string, size int64) error {
-	r := &deadlineReader{s: s, r: s.conn}
-	if verb == "SEND" {
-		_, err := io.CopyN(f, r, size)
-		return err
-	}
-	archive, err := io.ReadAll(io.LimitReader(r, size))
-	if err != nil {
-		return err
-	}
-	return unzipFirst(f, archive)
-}
-
-// send handles RECV, ZRECV and MV: size, wait for the client's OK, body, and
-// for MV delete the file right away, acknowledged or not.
-func (s *session) send(verb, name string) error {
-	path := s.srv.route(name)
-	if !validName(name) || !isRegular(path) {
-		return s.write(verb + " ERR\n")
-	}
-	body, size, err := s.open(verb, path)
-	if err != nil {
-		s.log.Warn("cannot read file", "file", path, "err", err)
-		return s.write(verb + " ERR\n")
-	}
-	defer body.Close()
+// accepted announces size bytes and reads the client's answer: anything
+// but the exact "<verb> OK" declines.
+func (s *session) accepted(verb string, size int64) (bool, error) {
 	if err := s.write(fmt.Sprintf("%s SIZE %d\n", verb, size)); err != nil {
-		return err
+		return false, err
 	}
 	answer, err := s.readCommand()
 	if err != nil {
-		return err
+		return false, err
 	}
 	if answer != verb+" OK" {
-		s.log.Debug("client declined file", "file", name)
-		return nil
+		s.log.Debug("client declined", "command", verb)
+		return false, nil
 	}
-	if err := s.writeBody(body); err != nil {
-		return err
-	}
-	if verb == "MV" {
-		if err := os.Remove(path); err != nil {
-			s.log.Warn("cannot delete moved file", "file", path, "err", err)
-		}
-	}
-	return nil
+	return true, nil
 }
 
-func (s *session) open(verb, path string) (io.ReadCloser, int64, error) {
-	f, err := os.Open(path)
+// offer announces size bytes of body and, once the client accepts, sends
+// exactly that many. A body shorter than announced ends the session, so the
+// client sees a short body instead of waiting for the rest.
+func (s *session) offer(verb string, size int64, body io.Reader) (sent bool, err error) {
+	ok, err := s.accepted(verb, size)
+	if err != nil || !ok {
+		return false, err
+	}
+	n, err := s.writeBody(io.LimitReader(body, size))
 	if err != nil {
-		return nil, 0, err
+		return false, err
 	}
-	if verb != "ZRECV" {
-		info, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		return f, info.Size(), nil
+	if n < size {
+		return false, fmt.Errorf("%w: body shrank to %d of the %d bytes announced", errClose, n, size)
 	}
-	defer f.Close()
-	archive, err := zipOne(path, f)
-	if err != nil {
-		return nil, 0, err
-	}
-	return io.NopCloser(bytes.NewReader(archive)), int64(len(archive)), nil
+	return true, nil
 }
 
 // list answers LS with the directory the name is routed to: unordered, with
@@ -267,16 +206,12 @@ func (s *session) list(name string) error {
 	}
 	var body bytes.Buffer
 	for _, n := range append([]string{".", ".."}, names...) {
-		body.WriteString(n + "\n")
+		if !strings.HasPrefix(n, uploadPrefix) {
+			body.WriteString(n + "\n")
+		}
 	}
-	if err := s.write(fmt.Sprintf("LS SIZE %d\n", body.Len())); err != nil {
-		return err
-	}
-	answer, err := s.readCommand()
-	if err != nil || answer != "LS OK" {
-		return err
-	}
-	return s.writeBody(&body)
+	_, err = s.offer("LS", int64(body.Len()), &body)
+	return err
 }
 
 // deadlineReader renews the idle deadline before each read of a body.
@@ -308,29 +243,31 @@ func zipOne(path string, r io.Reader) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func unzipFirst(w io.Writer, archive []byte) error {
+// errBadArchive is a ZSEND body that holds no file; the reference server
+// answers it with ZSEND ERR and reads on.
+var errBadArchive = errors.New("bad zip archive")
+
+func unzipFirst(archive []byte) ([]byte, error) {
 	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
 	}
 	if len(zr.File) == 0 {
-		return errors.New("empty zip archive")
+		return nil, fmt.Errorf("%w: no member", errBadArchive)
 	}
 	rc, err := zr.File[0].Open()
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
 	}
 	defer rc.Close()
-	_, err = io.Copy(w, rc)
-	return err
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadArchive, err)
+	}
+	return data, nil
 }
 
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-func isRegular(path string) bool {
-	info, err := os.Stat(path)
-	return err == nil && info.Mode().IsRegular()
 }
