@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
+	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
@@ -307,7 +309,8 @@ func startSite(t *testing.T, bin, dir string, certs *testcerts.Set, serverPasswo
 	return s
 }
 
-// seed writes agent data files of random bytes and sizes up to 64 KiB.
+// seed writes agent data files of random bytes and sizes up to 64 KiB,
+// each ending as an agent data file does, so that it is whole.
 func (s *site) seed(t *testing.T, agent string, n int) {
 	t.Helper()
 	for i := range n {
@@ -316,10 +319,14 @@ func (s *site) seed(t *testing.T, agent string, n int) {
 		_, _ = rand.Read(size[:])
 		data := make([]byte, 1+int(size[0])<<8|int(size[1]))
 		_, _ = rand.Read(data)
+		data = append(data, "</agent_data>\n"...)
 		require.NoError(t, os.WriteFile(filepath.Join(s.remote, name), data, 0o644))
 		s.files[name] = data
 	}
 }
+
+// pullLockDir holds tentaclesync's locks in the spool, not files.
+var pullLockDir = spool.PullLockDir
 
 // requireSpoolHoldsExactly checks every byte of every file, and that nothing
 // else, no temporary file either, is there.
@@ -327,6 +334,7 @@ func requireSpoolHoldsExactly(t *testing.T, spool string, files map[string][]byt
 	t.Helper()
 	entries, err := os.ReadDir(spool)
 	require.NoError(t, err)
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == pullLockDir })
 	require.Len(t, entries, len(files), "files in %s", spool)
 	for _, e := range entries {
 		want, ok := files[e.Name()]

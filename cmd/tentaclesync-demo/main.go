@@ -23,6 +23,7 @@ import (
 	"github.com/tentaclesync/tentaclesync/internal/once"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	_ "github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
+	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
@@ -177,10 +178,14 @@ func config(addr, spoolDir, stateDir string, certs *testcerts.Set) string {
 `, addr, spoolDir, stateDir, password, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile)
 }
 
-// listFiles names the regular files below dir, sorted, relative to it.
+// listFiles names the regular files below dir, sorted, relative to it,
+// leaving out the locks of the pulls.
 func listFiles(dir string) []string {
 	var names []string
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && d.Name() == spool.PullLockDir {
+			return filepath.SkipDir
+		}
 		if err == nil && d.Type().IsRegular() {
 			rel, _ := filepath.Rel(dir, path)
 			names = append(names, rel)

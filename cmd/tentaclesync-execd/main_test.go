@@ -21,6 +21,7 @@ import (
 
 	"github.com/tentaclesync/tentaclesync/internal/gobuild"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
+	"github.com/tentaclesync/tentaclesync/spool"
 	"github.com/tentaclesync/tentaclesync/tentacle/server"
 )
 
@@ -73,6 +74,7 @@ func newSite(t *testing.T) *site {
   tls_cert = %q
   tls_key = %q
   timeout = "5s"
+  min_file_age = "0s"
 `, s.addr, s.spool, s.state, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
 	return s
 }
@@ -83,13 +85,15 @@ func writeConfig(t *testing.T, path, body string) {
 }
 
 // seed puts random files on the remote side, with sizes around the server's
-// 1 KiB write and the client's 64 KiB buffer.
+// 1 KiB write and the client's 64 KiB buffer; each ends as an agent data
+// file does, so that it is whole.
 func (s *site) seed(t *testing.T, prefix string, sizes ...int) {
 	t.Helper()
 	for i, size := range sizes {
 		name := fmt.Sprintf("%s-agent%02d.%d.data", prefix, i, 1700000000+i)
-		data := make([]byte, size)
+		data := make([]byte, size-len(agentDataEnd))
 		_, _ = rand.Read(data)
+		data = append(data, agentDataEnd...)
 		require.NoError(t, os.WriteFile(filepath.Join(s.remote, name), data, 0o644))
 		s.files[name] = data
 	}
@@ -103,6 +107,9 @@ func (s *site) requireSpoolHoldsExactly(t *testing.T) {
 	require.NoError(t, err)
 	got := map[string][]byte{}
 	for _, e := range entries {
+		if e.Name() == spool.PullLockDir {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(s.spool, e.Name()))
 		require.NoError(t, err)
 		got[e.Name()] = data
@@ -129,7 +136,10 @@ func requireSync(t *testing.T, m telegraf.Metric, addr, result string, files int
 	require.Equal(t, files, m.Fields()["files_received"])
 }
 
-var sizes = []int{1, 1023, 1024, 1025, 4096, 65535, 65536, 65537, 300 << 10, 5 << 20}
+// agentDataEnd ends every agent data file: a copy without it is not whole.
+const agentDataEnd = "</agent_data>\n"
+
+var sizes = []int{len(agentDataEnd), 1023, 1024, 1025, 4096, 65535, 65536, 65537, 300 << 10, 5 << 20}
 
 func TestOnceAgainstTLSAndPassword(t *testing.T) {
 	s := newSite(t)
@@ -138,6 +148,19 @@ func TestOnceAgainstTLSAndPassword(t *testing.T) {
 	requireSync(t, metric, s.addr, "success", int64(len(sizes)))
 	s.requireSpoolHoldsExactly(t)
 	require.NotContains(t, log, "p@ss w0rd")
+}
+
+// A single run sees each file first: it lists again once they have
+// settled, so -once still takes them.
+func TestOnceTakesFilesOnceTheyHaveSettled(t *testing.T) {
+	s := newSite(t)
+	s.seed(t, "site", sizes[:3]...)
+	config, err := os.ReadFile(s.config)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(s.config, bytes.Replace(config, []byte(`min_file_age = "0s"`), []byte(`min_file_age = "1s"`), 1), 0o600))
+	metric, _ := runOnce(t, s.config)
+	requireSync(t, metric, s.addr, "success", 3)
+	s.requireSpoolHoldsExactly(t)
 }
 
 // runOnce runs the binary with -once, wants it to succeed, and returns its
@@ -155,7 +178,7 @@ func runOnce(t *testing.T, config string) (telegraf.Metric, string) {
 
 func TestOnceExitsOneWhenAServerFails(t *testing.T) {
 	s := newSite(t)
-	s.seed(t, "site", 10, 20)
+	s.seed(t, "site", 30, 40)
 	writeConfig(t, s.config, fmt.Sprintf(`
   servers = ["127.0.0.1:1", %q]
   spool_dir = %q

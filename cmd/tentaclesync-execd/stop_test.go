@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,7 +54,7 @@ func TestEndingMidTransferLeavesNoPartialFile(t *testing.T) {
 			leftover := filepath.Join(spoolDir, spool.TempPrefix+"ABCDEFGHIJKLMNOPQRSTUVWXYZ.tmp")
 			require.NoError(t, os.WriteFile(leftover, []byte("half a fi"), 0o644))
 			config := filepath.Join(dir, "tentaclesync.conf")
-			writeConfig(t, config, fmt.Sprintf("\n  servers = [%q]\n  spool_dir = %q\n  state_dir = %q\n  timeout = \"2s\"\n",
+			writeConfig(t, config, fmt.Sprintf("\n  servers = [%q]\n  spool_dir = %q\n  state_dir = %q\n  timeout = \"2s\"\n  min_file_age = \"0s\"\n",
 				addr, spoolDir, filepath.Join(dir, "state")))
 
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -72,9 +73,11 @@ func TestEndingMidTransferLeavesNoPartialFile(t *testing.T) {
 			require.NoError(t, cmd.Wait(), "a clean exit, not the test's kill: %s", stderr.String())
 			entries, err := os.ReadDir(spoolDir)
 			require.NoError(t, err)
+			entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == spool.PullLockDir })
 			require.Empty(t, entries, "the crash leftover is gone and no partial file is left")
 			require.Contains(t, stderr.String(), "removed "+filepath.Base(leftover))
-			require.Contains(t, stderr.String(), "a.1.data is lost", "the cut MV is reported")
+			require.Contains(t, stderr.String(), `the transfer of "a.1.data" broke`, "the cut MV is reported")
+			require.Contains(t, stderr.String(), "the file is still on the server", "and checked")
 			metrics := parse(t, []byte(stdout.String()))
 			require.Len(t, metrics, 1, "the interrupted gather still reports")
 			require.Equal(t, int64(1), metrics[0].Fields()["files_failed"])

@@ -239,11 +239,11 @@ const tailLen = 256
 // spoolWriter is a file on its way into the spool. It keeps the end of
 // what was written, to tell a whole agent data file from one cut short.
 type spoolWriter struct {
-	f       *spool.File
-	n       int64
-	err     error // the first write failure
-	tail    []byte
-	claim   func() // gives back the file's claim on the spool's room
+	f     *spool.File
+	n     int64
+	err   error // the first write failure
+	tail  []byte
+	claim func() // gives back the file's claim on the spool's room
 }
 
 // release gives the claim back, once.

@@ -492,4 +492,3 @@ func hintFirstCommand(err error) error {
 	}
 	return err
 }
-
