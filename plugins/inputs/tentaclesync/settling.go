@@ -12,6 +12,11 @@ import (
 // still being written by then has a writer that paused that long, which
 // the wholeness checks then catch (see outcome.go).
 
+// maxSettleWait bounds the wait within one gather for files to settle: a
+// longer min_file_age leaves them to a later gather rather than hold this
+// one (and its metric) that long.
+const maxSettleWait = 10 * time.Second
+
 // settled returns the names first listed at least age ago, and how long
 // until all the others will have been; it records when each name
 // was first seen and forgets the names no longer listed. The target's busy

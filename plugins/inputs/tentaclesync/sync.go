@@ -92,8 +92,8 @@ func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Onc
 
 // run lists the server and moves the files that have settled (see
 // min_file_age) over up to `connections` connections. When files were
-// still settling, it waits for them and lists once more, so that a single
-// run (-once) takes them too. Then it finds out what became of the files
+// still settling, it waits for them (up to maxSettleWait) and lists once
+// more, so that a single run (-once) takes them too. Then it finds out what became of the files
 // whose transfer broke, and returns what happened.
 func (s *serverSync) run() stats {
 	xfer, cancel := context.WithCancel(context.Background())
@@ -118,7 +118,7 @@ func (s *serverSync) pullSettled() {
 		return
 	}
 	s.pull(c, names)
-	if wait <= 0 || s.err != nil || s.stop.Load() || !sleep(s.ctx, wait) {
+	if wait <= 0 || wait > maxSettleWait || s.err != nil || s.stop.Load() || !sleep(s.ctx, wait) {
 		return
 	}
 	if c, err = s.dial(s.ctx); err == nil {

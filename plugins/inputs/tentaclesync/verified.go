@@ -95,7 +95,7 @@ func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte
 	switch {
 	case errors.As(err, &overrun):
 		// The connection is out of step: attempt takes a fresh one.
-		s.keepChanged(name, moved, fmt.Sprintf("grew after it was copied (the move brought %d bytes more than the %d copied)", overrun.Extra, size))
+		s.keepChanged(name, moved, true, fmt.Sprintf("grew after it was copied (the move brought %d bytes more than the %d copied)", overrun.Extra, size))
 		return false, nil
 	case errors.As(err, &changed):
 		s.log.Infof("%s: %s changed on the server after it was copied (now %d bytes, was %d); the new version stays there for the next gather",
@@ -116,14 +116,15 @@ func (s *serverSync) moveAndCompare(c *tentacle.Client, name string, want []byte
 		moved.abort()
 		return false, nil
 	}
-	s.keepChanged(name, moved, "changed on the server between the copy and the move")
+	s.keepChanged(name, moved, false, "changed on the server between the copy and the move")
 	return false, nil
 }
 
 // keepChanged stores the moved bytes of a file that changed between the
 // copy and the move, when they could be written: as a data file of its own
-// when it is whole, aside (see keepAside) when it is not.
-func (s *serverSync) keepChanged(name string, moved *hashingWriter, why string) {
+// when it is whole, aside (see keepAside) when it is not or when the server
+// sent more than it announced (aside).
+func (s *serverSync) keepChanged(name string, moved *hashingWriter, aside bool, why string) {
 	s.count(&s.failed, 0)
 	if moved.out == nil || moved.out.err != nil {
 		moved.abort()
@@ -132,7 +133,7 @@ func (s *serverSync) keepChanged(name string, moved *hashingWriter, why string) 
 		return
 	}
 	commit, where := moved.out.f.Commit, "as"
-	if !moved.out.whole(name) {
+	if aside || !moved.out.whole(name) {
 		commit, where = moved.out.f.CommitIncomplete, "not whole, aside in"
 	}
 	final, err := commit()
