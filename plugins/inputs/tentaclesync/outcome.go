@@ -78,6 +78,11 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 	case errors.As(err, &transfer):
 		s.count(&s.failed, 0)
 		s.doubt(name, transfer)
+		if endedBeforeAByte(transfer) {
+			// Most likely the file vanished (see doubt); the next file
+			// gets a fresh connection.
+			return nil
+		}
 		return err
 	default:
 		return err
@@ -163,11 +168,17 @@ func (s *serverSync) doubt(name string, te *tentacle.TransferError) {
 	if te.Cmd != "MV" {
 		return // a copy: the server keeps the file
 	}
-	d := doubt{name: name, got: te.Got, size: te.Size, err: te.Err,
-		closed: te.Got == 0 && errors.Is(te.Err, io.ErrUnexpectedEOF)}
+	d := doubt{name: name, got: te.Got, size: te.Size, err: te.Err, closed: endedBeforeAByte(te)}
 	s.mu.Lock()
 	s.doubts = append(s.doubts, d)
 	s.mu.Unlock()
+}
+
+// endedBeforeAByte tells a server that hung up after announcing a file and
+// before sending any of it: the reference server does so when the file
+// vanished between its size and its send.
+func endedBeforeAByte(te *tentacle.TransferError) bool {
+	return te.Got == 0 && !te.Local && errors.Is(te.Err, io.ErrUnexpectedEOF)
 }
 
 // checkDoubts lists the server once more, on a new connection, to tell the
