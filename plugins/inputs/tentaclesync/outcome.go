@@ -178,7 +178,7 @@ func (s *serverSync) doubt(name string, te *tentacle.TransferError) {
 // before sending any of it: the reference server does so when the file
 // vanished between its size and its send.
 func endedBeforeAByte(te *tentacle.TransferError) bool {
-	return te.Got == 0 && !te.Local && errors.Is(te.Err, io.ErrUnexpectedEOF)
+	return te.Cmd == "MV" && te.Got == 0 && !te.Local && errors.Is(te.Err, io.ErrUnexpectedEOF)
 }
 
 // checkDoubts lists the server once more, on a new connection, to tell the
