@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +113,7 @@ func newPlugin(addr, spoolDir string, conns int) (*tentaclesync.TentacleSync, er
 	p.MaxFileSize = config.Size(4 << 30)
 	p.MaxFilesPerGather = 0
 	p.ConfigSync = false // data files only, and no state in /var/lib
+	p.MinFileAge = 0     // the files are whole before the gather starts: settling would only add its wait
 	p.Log = testutil.Logger{Name: "inputs.tentaclesync", Quiet: true}
 	if err := p.Init(); err != nil {
 		return nil, fmt.Errorf("plugin init: %w", err)
@@ -139,6 +142,7 @@ func checkSpool(dir string, files int, size int64) error {
 	if err != nil {
 		return err
 	}
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == spool.PullLockDir })
 	if len(entries) != files {
 		return fmt.Errorf("spool holds %d entries, want %d", len(entries), files)
 	}
@@ -154,7 +158,11 @@ func checkSpool(dir string, files int, size int64) error {
 	return nil
 }
 
-// seed writes files of size bytes named like agent data files.
+// agentDataEnd closes an agent data file: without it a copy is not whole.
+const agentDataEnd = "</agent_data>\n"
+
+// seed writes files of size bytes named like agent data files, ending as
+// they do.
 func seed(dir string, files int, size int64) error {
 	block := make([]byte, min(size, 1<<20))
 	for i := range block {
@@ -173,11 +181,16 @@ func writeFile(path string, block []byte, size int64) error {
 	if err != nil {
 		return err
 	}
-	for left := size; left > 0; left -= int64(len(block)) {
+	body := max(0, size-int64(len(agentDataEnd)))
+	for left := body; left > 0; left -= int64(len(block)) {
 		if _, err := f.Write(block[:min(left, int64(len(block)))]); err != nil {
 			f.Close()
 			return err
 		}
+	}
+	if _, err := io.WriteString(f, agentDataEnd[int64(len(agentDataEnd))-(size-body):]); err != nil {
+		f.Close()
+		return err
 	}
 	return f.Close()
 }
