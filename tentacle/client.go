@@ -41,7 +41,8 @@ type Options struct {
 
 // AcceptFunc is told the size the server announced for a file and returns
 // where its bytes go. Returning an error declines the file: the server keeps
-// it and the connection stays usable.
+// it and the connection stays usable. A file of 0 bytes is declined with
+// ErrEmpty before the AcceptFunc is asked.
 type AcceptFunc func(size int64) (io.Writer, error)
 
 // Client is a connection to a Tentacle server.
@@ -224,7 +225,15 @@ func (c *Client) fetchOnce(ctx context.Context, cmd, name string, accept AcceptF
 		}
 		return 0, c.breakWith(err)
 	}
-	w, err := accept(size)
+	var w io.Writer
+	if size == 0 && cmd != "LS" {
+		// Nothing would follow "<cmd> OK" for the server to finish
+		// before it reads the next line, so the two could arrive in one
+		// read and be taken as one garbled command.
+		err = ErrEmpty
+	} else {
+		w, err = accept(size)
+	}
 	if err != nil {
 		if werr := c.writeLine(declineLine(cmd)); werr != nil {
 			return 0, c.breakWith(werr)
@@ -238,7 +247,7 @@ func (c *Client) fetchOnce(ctx context.Context, cmd, name string, accept AcceptF
 	if n, err := c.readBody(cmd, name, size, w); err != nil || cmd == "LS" {
 		return n, err
 	}
-	return size, c.confirmEnd(cmd, name, size, w)
+	return size, c.confirmEnd(ctx, cmd, name, size, w)
 }
 
 // readBody copies exactly size bytes to w. A body that cannot be read or
@@ -284,7 +293,10 @@ func maxOverrun(size int64) int64 { return max(size, 1<<20) }
 // bytes where the next answer belongs. The probe is sent after the body, and
 // whatever arrives before its answer is surplus: it goes to w too, so that
 // every byte the server sent is kept, and an *OverrunError says how much.
-func (c *Client) confirmEnd(cmd, name string, size int64, w io.Writer) error {
+func (c *Client) confirmEnd(ctx context.Context, cmd, name string, size int64, w io.Writer) error {
+	// The answer gets a timeout of its own: the body may have used up most
+	// of its deadline on a slow link.
+	c.setDeadline(ctx, c.opts.Timeout)
 	if err := c.writeLine(probeLine); err != nil {
 		return c.unconfirmed(cmd, name, size, err)
 	}

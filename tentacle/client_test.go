@@ -552,3 +552,18 @@ func TestNamesAreBytes(t *testing.T) {
 		require.ErrorIs(t, tentacle.CheckName(bad), tentacle.ErrInvalidName, "%q", bad)
 	}
 }
+
+// An empty file is declined before any OK: nothing would follow the OK for
+// the server to finish before it read the next line.
+func TestAnEmptyFileIsDeclined(t *testing.T) {
+	srv, dir := pandoraServer(t, nil)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty.data"), nil, 0o644))
+	c := dial(t, srv.Addr(), tentacle.Options{})
+	asked := false
+	_, err := c.Move(context.Background(), "empty.data", func(int64) (io.Writer, error) { asked = true; return io.Discard, nil })
+	var de *tentacle.DeclinedError
+	require.ErrorAs(t, err, &de)
+	require.ErrorIs(t, err, tentacle.ErrEmpty)
+	require.False(t, asked, "the accept function is not asked")
+	require.FileExists(t, filepath.Join(dir, "empty.data"), "the server keeps it")
+}

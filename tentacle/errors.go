@@ -10,6 +10,11 @@ import (
 // wrong password. A TLS server spoken to in plain text hangs up the same way.
 var ErrAuthRejected = errors.New("password rejected: the server closed the connection after PASS (or it expects TLS)")
 
+// ErrEmpty declines a file of 0 bytes, inside a DeclinedError, before any
+// accept function sees it. The reference server never accepts an empty
+// upload, so an empty file on it is an upload that has only just begun.
+var ErrEmpty = errors.New("empty file: an upload in progress")
+
 // ErrServerClosed reports a server that closed the connection instead of
 // answering a command. The reference server does so on a wrong password, an
 // unknown command, a command line that is too long, and LS or MV when it was

@@ -266,6 +266,9 @@ func (cs *configSync) remoteSum(f cfgFile) (string, error) {
 		_, err := c.Recv(cs.ctx, f.name, cs.acceptInto(h))
 		return err
 	})
+	if errors.Is(err, tentacle.ErrEmpty) {
+		err = nil // an empty file differs from every file we push
+	}
 	return hex.EncodeToString(h.Sum(nil)), err
 }
 
@@ -291,7 +294,7 @@ func (cs *configSync) pullAll(files []cfgFile) error {
 			continue
 		}
 		held[f.base()] = true
-		if errors.Is(err, errUploading) {
+		if errors.Is(err, tentacle.ErrEmpty) {
 			continue
 		}
 		if !perFile(err) {
@@ -315,9 +318,6 @@ func (cs *configSync) pullFile(f cfgFile) error {
 	err = cs.do(func(c *tentacle.Client) (err error) {
 		h.Reset()
 		n, err = c.Recv(cs.ctx, f.name, func(size int64) (io.Writer, error) {
-			if size == 0 {
-				return nil, errUploading
-			}
 			if size > int64(cs.cfg.MaxFileSize) {
 				return nil, errTooBig
 			}
@@ -334,9 +334,9 @@ func (cs *configSync) pullFile(f cfgFile) error {
 		}
 		return err
 	})
-	if errors.Is(err, errUploading) {
+	if errors.Is(err, tentacle.ErrEmpty) {
 		cs.log.Debugf("%s: %s is empty, still being uploaded; not pulled yet", cs.tgt.addr, f)
-		return errUploading
+		return tentacle.ErrEmpty
 	}
 	if errors.Is(err, errTooBig) {
 		return fmt.Errorf("%w: above max_file_size (%d bytes)", err, int64(cs.cfg.MaxFileSize))

@@ -18,10 +18,7 @@ import (
 // server, kept aside as not whole, or lost. "Lost" is said only of a file
 // that is gone from the server and not in the spool.
 
-var (
-	errUploading = errors.New("empty file, upload in progress")
-	errTooBig    = errors.New("file too big")
-)
+var errTooBig = errors.New("file too big")
 
 // beforeCommit lets tests hold a commit up, as a slow disk would.
 var beforeCommit = func(string) {}
@@ -36,8 +33,10 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		overrun  *tentacle.OverrunError
 		local    *localError
 	)
-	if !errors.As(err, &overrun) || overrun.Cmd != "MV" {
-		out.abort() // only a moved file's bytes may be all there is
+	errors.As(err, &overrun)
+	errors.As(err, &transfer)
+	if !keepsBytes(overrun, transfer) {
+		out.abort()
 	}
 	switch {
 	case errors.As(err, &local):
@@ -48,7 +47,7 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.log.Debugf("%s: %q left on the server: no room in the spool", s.tgt.addr, name)
 	case errors.Is(err, errStopping), errors.Is(err, errSlowCommit):
 		// Declined: it stays on the server for the next gather.
-	case errors.Is(err, errUploading):
+	case errors.Is(err, tentacle.ErrEmpty):
 		s.count(&s.skipped, 0)
 		s.log.Debugf("%s: %q is empty, still being uploaded; left on the server", s.tgt.addr, name)
 	case errors.As(err, &declined) && errors.Is(err, errTooBig):
@@ -62,6 +61,11 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.matched--
 		s.mu.Unlock()
 		s.log.Debugf("%s: %v", s.tgt.addr, refused)
+	case overrun != nil && overrun.Cmd == "MV" && overrun.Err != nil:
+		// Cut with a reset while the server was still sending: it may
+		// well keep the file.
+		s.count(&s.failed, 0)
+		s.addDoubt(doubt{name: name, got: overrun.Size + overrun.Extra, size: overrun.Size, err: overrun, out: out})
 	case overrun != nil && overrun.Cmd == "MV":
 		s.keepAside(name, out, fmt.Sprintf("grew while it was moved (the server announced %d bytes and sent %d more): it was still being written",
 			overrun.Size, overrun.Extra))
@@ -71,13 +75,13 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		s.count(&s.skipped, 0)
 		s.log.Warnf("%s: %q grew while it was copied (the server announced %d bytes and sent %d more): still being written; left on the server",
 			s.tgt.addr, name, overrun.Size, overrun.Extra)
-	case errors.As(err, &transfer) && transfer.Local:
+	case transfer != nil && transfer.Local:
 		s.count(&s.failed, 0)
 		s.stopLocal(fmt.Errorf("cannot write %q to the spool; the connection was cut at once so that the server keeps it: %w", name, transfer.Err))
-		s.doubt(name, transfer)
-	case errors.As(err, &transfer):
+		s.doubt(name, transfer, nil)
+	case transfer != nil:
 		s.count(&s.failed, 0)
-		s.doubt(name, transfer)
+		s.doubt(name, transfer, out)
 		if endedBeforeAByte(transfer) {
 			// Most likely the file vanished (see doubt); the next file
 			// gets a fresh connection.
@@ -88,6 +92,14 @@ func (s *serverSync) settle(name string, err error, out *spoolWriter) error {
 		return err
 	}
 	return nil
+}
+
+// keepsBytes tells the failures after which the bytes received are kept,
+// at least until it is known whether the server still has the file: a
+// moved file may be gone from it. A local failure means the disk cannot
+// keep them.
+func keepsBytes(overrun *tentacle.OverrunError, transfer *tentacle.TransferError) bool {
+	return overrun != nil && overrun.Cmd == "MV" || transfer != nil && transfer.Cmd == "MV" && !transfer.Local
 }
 
 // commit makes a pulled file durable in the spool and reports whether it
@@ -157,18 +169,24 @@ type doubt struct {
 	name string
 	got  int64
 	size int64
+	err  error
+	// out holds the bytes received, unpublished, until it is known
+	// whether they are all there is; nil when none could be kept.
+	out *spoolWriter
 	// closed: the server ended the connection itself before sending a
 	// byte, which it does when the file vanished between its size and its
 	// send: another client took it.
 	closed bool
-	err    error
 }
 
-func (s *serverSync) doubt(name string, te *tentacle.TransferError) {
+func (s *serverSync) doubt(name string, te *tentacle.TransferError, out *spoolWriter) {
 	if te.Cmd != "MV" {
 		return // a copy: the server keeps the file
 	}
-	d := doubt{name: name, got: te.Got, size: te.Size, err: te.Err, closed: endedBeforeAByte(te)}
+	s.addDoubt(doubt{name: name, got: te.Got, size: te.Size, err: te.Err, out: out, closed: endedBeforeAByte(te)})
+}
+
+func (s *serverSync) addDoubt(d doubt) {
 	s.mu.Lock()
 	s.doubts = append(s.doubts, d)
 	s.mu.Unlock()
@@ -183,6 +201,7 @@ func endedBeforeAByte(te *tentacle.TransferError) bool {
 
 // checkDoubts lists the server once more, on a new connection, to tell the
 // files whose transfer broke that are still there from those that are lost.
+// The bytes of a lost file, or of one whose fate is unknown, are kept aside.
 func (s *serverSync) checkDoubts() {
 	if len(s.doubts) == 0 {
 		return
@@ -191,23 +210,41 @@ func (s *serverSync) checkDoubts() {
 	for _, d := range s.doubts {
 		what := fmt.Sprintf("the transfer of %q broke after %d of %d bytes (%v)", d.name, d.got, d.size, d.err)
 		switch {
-		case err != nil:
-			s.log.Errorf("%s: %s, and whether the server still has it could not be checked: %v; if it has, it comes at the next gather", s.tgt.addr, what, err)
-		case present[d.name]:
+		case err == nil && present[d.name]:
+			d.out.abort()
 			s.log.Warnf("%s: %s; the file is still on the server and comes at the next gather", s.tgt.addr, what)
-		case d.closed:
+		case err == nil && d.closed:
+			d.out.abort()
 			s.mu.Lock()
 			s.matched--
 			s.failed--
 			s.mu.Unlock()
 			s.log.Infof("%s: %q vanished from the server between its size and its send: another client took it", s.tgt.addr, d.name)
-		default:
+		case err == nil:
 			s.mu.Lock()
 			s.gone++
 			s.mu.Unlock()
-			s.log.Errorf("%s: %q is lost: %s, and the server has deleted it", s.tgt.addr, d.name, what)
+			s.log.Errorf("%s: %q is lost: %s, and the server has deleted it%s", s.tgt.addr, d.name, what, s.keepDoubtful(d))
+		default:
+			s.log.Errorf("%s: %s, and whether the server still has it could not be checked: %v; if it has, it comes at the next gather%s",
+				s.tgt.addr, what, err, s.keepDoubtful(d))
 		}
 	}
+}
+
+// keepDoubtful keeps the bytes of a doubtful file aside and says where, for
+// the end of a log line.
+func (s *serverSync) keepDoubtful(d doubt) string {
+	if d.out == nil || d.out.n == 0 {
+		d.out.abort()
+		return "; none of its bytes are kept"
+	}
+	kept, err := d.out.f.CommitIncomplete()
+	d.out.release()
+	if err != nil && kept == "" {
+		return fmt.Sprintf("; keeping its %d bytes aside failed: %v", d.out.n, err)
+	}
+	return fmt.Sprintf("; the %d bytes received are kept in %s", d.out.n, filepath.Join(s.spool.Dir(), kept))
 }
 
 // listAgain returns the names on the server now. It runs even after Stop

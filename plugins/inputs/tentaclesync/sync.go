@@ -64,6 +64,7 @@ type serverSync struct {
 
 	mu     sync.Mutex
 	listed map[string]bool // every matching name listed in this gather
+	tried  map[string]bool // every name asked for in this gather
 	doubts []doubt         // broken transfers, checked at the end (see outcome.go)
 	stats
 }
@@ -87,7 +88,7 @@ func (s *stats) backlog() int64 {
 }
 
 func (t *TentacleSync) newSync(sp *spool.Spool, tgt *target, spoolFull *sync.Once) *serverSync {
-	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull, listed: map[string]bool{}}
+	return &serverSync{cfg: t, log: t.Log, spool: sp, tgt: tgt, ctx: t.stopping, spoolFull: spoolFull, listed: map[string]bool{}, tried: map[string]bool{}}
 }
 
 // run lists the server and moves the files that have settled (see
@@ -142,8 +143,13 @@ func (s *serverSync) list(c *tentacle.Client) ([]string, time.Duration, error) {
 	}
 	names := s.selectNames(listing)
 	ready, wait := s.tgt.settled(names, time.Now(), time.Duration(s.cfg.MinFileAge))
+	// A file asked for once in this gather has had its outcome counted.
+	ready = slices.DeleteFunc(ready, func(name string) bool { return s.tried[name] })
 	if limit := s.cfg.MaxFilesPerGather; limit > 0 {
-		ready = ready[:min(len(ready), max(0, limit-int(s.received+s.gone+s.failed)))]
+		ready = ready[:min(len(ready), max(0, limit-len(s.tried)))]
+	}
+	for _, name := range ready {
+		s.tried[name] = true
 	}
 	return ready, wait, nil
 }
@@ -335,9 +341,6 @@ func (s *serverSync) move(c *tentacle.Client, name string, prev *committing) (de
 // open checks a file's announced size and starts its spool file with
 // create (spool.Create for a move, spool.CreateCopy for a copy).
 func (s *serverSync) open(name string, size int64, create func(string) (*spool.File, error)) (*spoolWriter, error) {
-	if size == 0 {
-		return nil, errUploading
-	}
 	if size > int64(s.cfg.MaxFileSize) {
 		return nil, errTooBig
 	}

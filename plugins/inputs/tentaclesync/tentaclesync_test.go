@@ -521,13 +521,16 @@ func TestBrokenTransferIsCalledLostOnlyWhenTheFileIsGone(t *testing.T) {
 			requireOnlyMetric(t, acc, addr, "connection_failed", 1, map[string]any{
 				"files_failed": int64(1), "backlog_files": tc.backlog,
 			})
-			require.Empty(t, spoolFiles(t, p.SpoolDir), "no partial file, no temporary file")
 			if tc.lost {
+				require.Equal(t, map[string][]byte{"broken.1.data.incomplete": []byte(strings.Repeat("x", 300))}, spoolFiles(t, p.SpoolDir),
+					"the bytes of a lost file are all there is: kept aside, never as broken.1.data")
 				require.Len(t, log.Errors(), 1)
 				require.Contains(t, log.Errors()[0], `"broken.1.data" is lost`)
 				require.Contains(t, log.Errors()[0], "after 300 of 1000 bytes")
+				require.Contains(t, log.Errors()[0], "the 300 bytes received are kept in")
 				return
 			}
+			require.Empty(t, spoolFiles(t, p.SpoolDir), "no partial file, no temporary file: the server has the file")
 			require.Empty(t, log.Errors())
 			require.Len(t, log.Warnings(), 1)
 			require.Contains(t, log.Warnings()[0], `the transfer of "broken.1.data" broke after 300 of 1000 bytes`)

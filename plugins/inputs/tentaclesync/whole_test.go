@@ -400,3 +400,110 @@ func TestVerifiedModeKeepsAFileThatGrewAfterTheCopyAside(t *testing.T) {
 	require.Contains(t, log.Warnings()[0], `"a.1.data" grew after it was copied`)
 	require.Contains(t, log.Warnings()[0], "both versions are kept")
 }
+
+// The whole body arrived but the probe's answer did not (a stall, a Stop at
+// the wrong moment): the end is not proven, and the server has deleted the
+// file, so the bytes are kept aside and the loss is named.
+func TestAWholeBodyWithoutTheProbesAnswerIsKeptAside(t *testing.T) {
+	whole := agentXML(strings.Repeat("<module/>", 50))
+	var conns atomic.Int64
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		if conns.Add(1) > 1 {
+			answerLS(conn, r, ".\n..\n") // the check: the file is gone
+			return
+		}
+		answerLS(conn, r, ".\n..\na.1.data\n")
+		answerFetch(conn, r, "MV", len(whole), "")
+		_, _ = io.WriteString(conn, whole)
+		_, _ = io.Copy(io.Discard, r) // the probe is never answered
+	})
+	p, log := newPlugin(t, addr)
+	p.ConfigSync = false
+	p.Timeout = config.Duration(500 * time.Millisecond)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	requireOnlyMetric(t, acc, addr, "timeout", 4, map[string]any{"files_failed": int64(1)})
+	require.Equal(t, map[string][]byte{"a.1.data.incomplete": []byte(whole)}, spoolFiles(t, p.SpoolDir))
+	require.Len(t, log.Errors(), 1)
+	require.Contains(t, log.Errors()[0], `"a.1.data" is lost`)
+	require.Contains(t, log.Errors()[0], "bytes received are kept in "+filepath.Join(p.SpoolDir, "a.1.data.incomplete"))
+}
+
+// A file that keeps growing past the bound of the surplus read: the client
+// cuts it with a reset, the server's write fails and it keeps the file, so
+// it is neither gone nor lost.
+func TestASurplusCutShortIsCheckedNotCountedGone(t *testing.T) {
+	var conns atomic.Int64
+	serverKept := make(chan bool, 1)
+	addr := scripted.Serve(t, func(conn net.Conn, r *bufio.Reader) {
+		if conns.Add(1) > 1 {
+			answerLS(conn, r, ".\n..\na.1.data\n")
+			return
+		}
+		answerLS(conn, r, ".\n..\na.1.data\n")
+		answerFetch(conn, r, "MV", 100, "")
+		chunk := []byte(strings.Repeat("<m/>\n", 205)[:1024])
+		for range 8 << 10 { // 8 MiB, far past the bound
+			if _, err := conn.Write(chunk); err != nil {
+				serverKept <- true
+				return
+			}
+		}
+		serverKept <- false
+	})
+	p, log := newPlugin(t, addr)
+	p.ConfigSync = false
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	require.True(t, <-serverKept, "the reset made the server's write fail")
+	m := metricFor(t, acc, addr)
+	require.Equal(t, int64(1), m.Fields()["files_failed"])
+	require.Equal(t, int64(1), m.Fields()["backlog_files"], "the server kept the file")
+	require.Empty(t, spoolFiles(t, p.SpoolDir), "its bytes are dropped: the server has it")
+	require.Empty(t, log.Errors())
+	require.Len(t, log.Warnings(), 1)
+	require.Contains(t, log.Warnings()[0], "still on the server and comes at the next gather")
+}
+
+// The second listing of a gather (for files that were settling) takes only
+// names not asked for yet: each file's outcome is counted once.
+func TestTheSecondListingDecidesEachFileOnce(t *testing.T) {
+	r := startRemote(t, nil)
+	r.put(t, "big.data", []byte(agentXML(strings.Repeat("x", 4096))))
+	p, _ := newPlugin(t, r.addr())
+	p.ConfigSync = false
+	p.Include = []string{"*"} // the subdirectories too: MV answers them ERR
+	p.MaxFileSize = 1024
+	p.MinFileAge = config.Duration(200 * time.Millisecond)
+	require.NoError(t, p.Init())
+	gather(t, p)                       // all first seen, settled within the gather
+	time.Sleep(300 * time.Millisecond) // all settled before the next gather
+	r.put(t, "new.data", agentFile("new.data"))
+	acc := gather(t, p) // big.data and the directories taken at once, new.data settling
+
+	m := metricFor(t, acc, r.addr())
+	require.Equal(t, int64(1), m.Fields()["files_received"], "new.data, after the second listing")
+	require.Equal(t, int64(1), m.Fields()["files_skipped"], "big.data, once")
+	require.Equal(t, int64(1), m.Fields()["backlog_files"], "big.data is still there")
+}
+
+// An empty configuration file on the server (an upload that has only just
+// begun) reads back as empty: it differs from the central one, which is
+// sent; no connection waits for a body that never comes.
+func TestAnEmptyConfigFileOnTheServerIsReplaced(t *testing.T) {
+	r := startRemote(t, nil)
+	r.put(t, "md5/"+agentHash+".md5", nil)
+	r.put(t, "conf/"+agentHash+".conf", []byte("agent_name host01\n"))
+	p, _ := newPlugin(t, r.addr())
+	putCentral(t, p, "md5/"+agentHash+".md5", "new-md5")
+	putCentral(t, p, "conf/"+agentHash+".conf", "agent_name host01\n")
+	p.Timeout = config.Duration(time.Second)
+	require.NoError(t, p.Init())
+	acc := gather(t, p)
+
+	require.Empty(t, acc.Errors)
+	require.Equal(t, "success", metricFor(t, acc, r.addr()).Tags()["result"])
+	require.Equal(t, "new-md5", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
+}
