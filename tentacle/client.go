@@ -359,7 +359,8 @@ func (h *holdback) endsWithAnswer() (int64, bool) {
 		return 0, false
 	}
 	// The surplus need not end in a newline: the answer may follow it on
-	// the same line.
+	// the same line. Surplus that itself ends in such a line at the end of
+	// a read would be taken for the answer; agent XML never does.
 	i := bytes.LastIndex(h.held, []byte("RECV ERR"))
 	if i < 0 || bytes.IndexByte(h.held[i:], '\n') != len(h.held)-i-1 {
 		h.trim()
