@@ -103,22 +103,12 @@ func pausedUpload(t *testing.T, name, body string) (r *remote, resume func()) {
 		sent <- err
 	}()
 	<-held
-	t.Cleanup(func() { once.Do(func() {}); closeOnce(hold) })
+	var released sync.Once
+	release := func() { released.Do(func() { close(hold) }) }
+	t.Cleanup(release) // a test that fails early must not leave the server waiting
 	return r, func() {
-		closeOnce(hold)
+		release()
 		require.NoError(t, <-sent)
-	}
-}
-
-var closeMu sync.Mutex
-
-func closeOnce(c chan struct{}) {
-	closeMu.Lock()
-	defer closeMu.Unlock()
-	select {
-	case <-c:
-	default:
-		close(c)
 	}
 }
 
