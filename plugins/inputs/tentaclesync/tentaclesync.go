@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,15 @@ var sampleConfig string
 // maxConnections is the reference server's default connection limit (-c):
 // more would only queue on the server.
 const maxConnections = 10
+
+// Upper bounds of the other counts and durations.
+const (
+	maxTimeout        = time.Hour
+	maxRetries        = 10
+	maxMinFileAge     = 24 * time.Hour
+	maxFilesPerGather = 1_000_000
+	maxFileSize       = config.Size(1 << 40)
+)
 
 // TentacleSync pulls Pandora FMS data files from Tentacle servers into the
 // central spool.
@@ -89,23 +99,33 @@ func (t *TentacleSync) Init() error {
 	if err := t.checkSpoolDir(); err != nil {
 		return err
 	}
-	if t.Timeout <= 0 {
-		return fmt.Errorf("timeout: must be positive, got %s", time.Duration(t.Timeout))
+	if !filepath.IsAbs(t.StateDir) {
+		return fmt.Errorf("state_dir: must be an absolute path, got %q", t.StateDir)
 	}
-	if t.MinFileAge < 0 {
-		return fmt.Errorf("min_file_age: must be 0 or more, got %s", time.Duration(t.MinFileAge))
+	// Bounded so that no product of them (such as timeout × (retries + 1))
+	// can overflow.
+	if t.Timeout <= 0 || t.Timeout > config.Duration(maxTimeout) {
+		return fmt.Errorf("timeout: must be positive and at most %s, got %s", maxTimeout, time.Duration(t.Timeout))
 	}
-	if t.Retries < 0 {
-		return fmt.Errorf("retries: must be 0 or more, got %d", t.Retries)
+	if t.MinFileAge < 0 || t.MinFileAge > config.Duration(maxMinFileAge) {
+		return fmt.Errorf("min_file_age: must be between 0s and %s, got %s", maxMinFileAge, time.Duration(t.MinFileAge))
+	}
+	if t.Retries < 0 || t.Retries > maxRetries {
+		return fmt.Errorf("retries: must be between 0 and %d, got %d", maxRetries, t.Retries)
 	}
 	if t.Connections < 1 || t.Connections > maxConnections {
 		return fmt.Errorf("connections: must be between 1 and %d, got %d", maxConnections, t.Connections)
 	}
-	if t.MaxFileSize <= 0 {
-		return errors.New("max_file_size: must be positive")
+	if t.MaxFileSize <= 0 || t.MaxFileSize > maxFileSize {
+		return fmt.Errorf("max_file_size: must be positive and at most 1TiB, got %d bytes", int64(t.MaxFileSize))
 	}
-	if t.MaxFilesPerGather < 0 {
-		return fmt.Errorf("max_files_per_gather: must be 0 (no bound) or more, got %d", t.MaxFilesPerGather)
+	if t.MaxFilesPerGather < 0 || t.MaxFilesPerGather > maxFilesPerGather {
+		return fmt.Errorf("max_files_per_gather: must be between 0 (no bound) and %d, got %d", maxFilesPerGather, t.MaxFilesPerGather)
+	}
+	if unlinked := t.Password.GetUnlinked(); len(unlinked) > 0 {
+		return fmt.Errorf("password: secret-store references (%s) are not supported: "+
+			"tentaclesync-execd loads no secret store; write the password, or ${NAME} to take it from the environment",
+			strings.Join(unlinked, ", "))
 	}
 	if t.Transfer != transferMove && t.Transfer != transferVerified {
 		return fmt.Errorf("transfer: must be %q or %q, got %q", transferMove, transferVerified, t.Transfer)
@@ -192,6 +212,11 @@ func (t *TentacleSync) Stop() {
 }
 
 func (t *TentacleSync) checkSpoolDir() error {
+	// Relative to what the process was started in, it would change with
+	// how it was started.
+	if !filepath.IsAbs(t.SpoolDir) {
+		return fmt.Errorf("spool_dir: must be an absolute path, got %q", t.SpoolDir)
+	}
 	info, err := os.Stat(t.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("spool_dir: %w", err)
