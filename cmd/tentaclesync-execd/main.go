@@ -31,7 +31,7 @@ func main() {
 	// -once reads no stdin, so only a signal ends it early.
 	ending := watchForEnd(!*gatherOnce)
 	s := shim.New()
-	if err := s.LoadConfig(configFile); err != nil {
+	if err := loadConfig(s, *configFile); err != nil {
 		fail("loading configuration %q: %v", *configFile, err)
 	}
 	if stopper, ok := s.Input.(interface{ Stop() }); ok {

@@ -49,6 +49,13 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
+	return newSiteWithPassword(t, "p@ss w0rd", `"p@ss w0rd"`)
+}
+
+// newSiteWithPassword is newSite with the server's password, and the TOML
+// value the configuration gives for it.
+func newSiteWithPassword(t *testing.T, password, passwordTOML string) *site {
+	t.Helper()
 	dir := t.TempDir()
 	s := &site{remote: filepath.Join(dir, "remote"), spool: filepath.Join(dir, "data_in"), state: filepath.Join(dir, "state"), files: map[string][]byte{}}
 	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "conf"), 0o755))
@@ -58,7 +65,7 @@ func newSite(t *testing.T) *site {
 	filters, err := server.ParseFilters(server.PandoraFilters)
 	require.NoError(t, err)
 	srv, err := server.Start("127.0.0.1:0", server.Config{
-		Dir: s.remote, Password: "p@ss w0rd", TLSConfig: certs.ServerConfig(true),
+		Dir: s.remote, Password: password, TLSConfig: certs.ServerConfig(true),
 		Insecure: true, Overwrite: true, Filters: filters, MaxSize: 8 << 20,
 	})
 	require.NoError(t, err)
@@ -69,13 +76,13 @@ func newSite(t *testing.T) *site {
   servers = [%q]
   spool_dir = %q
   state_dir = %q
-  password = "p@ss w0rd"
+  password = %s
   tls_ca = %q
   tls_cert = %q
   tls_key = %q
   timeout = "5s"
   min_file_age = "0s"
-`, s.addr, s.spool, s.state, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
+`, s.addr, s.spool, s.state, passwordTOML, certs.CAFile, certs.ClientCertFile, certs.ClientKeyFile))
 	return s
 }
 
