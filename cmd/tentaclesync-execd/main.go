@@ -26,7 +26,14 @@ func main() {
 		`gather only when a line arrives on stdin (Telegraf's signal = "STDIN")`)
 	gatherOnce := flag.Bool("once", false,
 		"gather once, print line protocol and exit: 0 when every server succeeded, 1 otherwise")
+	debug := flag.Bool("debug", false, "log debug messages too")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("tentaclesync-execd", versionString())
+		return
+	}
+	setUpLogging(*debug)
 
 	// -once reads no stdin, so only a signal ends it early.
 	ending := watchForEnd(!*gatherOnce)
