@@ -1,9 +1,13 @@
 package pluginconf
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	_ "github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
 )
 
 func TestExpandString(t *testing.T) {
@@ -52,4 +56,21 @@ func TestNearest(t *testing.T) {
 	} {
 		require.Equal(t, want, nearest(in, known), in)
 	}
+}
+
+// Every key of the sample configuration, uncommented, is one the loader
+// takes.
+func TestSampleConfigLoads(t *testing.T) {
+	sample, err := os.ReadFile("../../sample.conf")
+	require.NoError(t, err)
+	var lines []string
+	for line := range strings.Lines(string(sample)) {
+		if strings.HasPrefix(line, "  # ") && strings.Contains(line, " = ") {
+			line = "  " + strings.TrimPrefix(line, "  # ")
+		}
+		lines = append(lines, line)
+	}
+	input, err := Parse([]byte(strings.Join(lines, "")), "tentaclesync")
+	require.NoError(t, err)
+	require.NotNil(t, input)
 }
