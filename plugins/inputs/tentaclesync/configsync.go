@@ -147,10 +147,11 @@ func (cs *configSync) scanCentral() (configView, error) {
 			return v, err
 		}
 		for _, name := range names {
-			if tentacle.CheckName(name) != nil {
+			f := cfgFile{dir: k.dir, name: name}
+			if err := nameRefusal(f); err != nil {
+				cs.fileFailed(err)
 				continue
 			}
-			f := cfgFile{dir: k.dir, name: name}
 			c, err := cs.centralContent(sub, f)
 			if err != nil {
 				return v, fmt.Errorf("%s: %w", f, err)
@@ -164,6 +165,22 @@ func (cs *configSync) scanCentral() (configView, error) {
 	}
 	cs.cfg.sums.keep(seen)
 	return v, nil
+}
+
+// nameRefusal explains why a central file cannot be sent under its name, or
+// returns nil when it can. Such a file is left out of the view, so nothing
+// of it is sent; it is reported on every gather until it is renamed.
+func nameRefusal(f cfgFile) error {
+	err := tentacle.CheckName(f.name)
+	if err == nil {
+		return nil
+	}
+	i := strings.IndexAny(f.name, tentacle.ForbiddenChars)
+	if i >= 0 && len(f.name) <= tentacle.MaxNameLen && !strings.ContainsAny(f.name, "\n\x00") {
+		return fmt.Errorf("%s is not sent: rename it: Tentacle forbids '%c' in names", f, f.name[i])
+	}
+	// A newline or an overlong name: quoted, so that it cannot break a log line.
+	return fmt.Errorf("%q is not sent: rename it: %w", f.String(), err)
 }
 
 // centralContent is the SHA-256 and size of a central file, from the cache

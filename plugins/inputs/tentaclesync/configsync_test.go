@@ -192,6 +192,28 @@ func TestMD5WaitsForItsPayloadInItsCurrentVersion(t *testing.T) {
 	require.Equal(t, "md5-v2", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
 }
 
+// Each server has its own metric, so each counts and reports the files it
+// could not get.
+func TestWhatCannotBeCarriedIsReportedForEachServer(t *testing.T) {
+	r1, r2 := startRemote(t, nil), startRemote(t, nil)
+	p, _ := newPlugin(t, r1.addr(), r2.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "commands/a=b.rcmd", "command: uptime")
+
+	acc := gather(t, p)
+	require.Len(t, acc.Errors, 2)
+	for _, r := range []*remote{r1, r2} {
+		require.Equal(t, int64(1), configFields(t, acc, r.addr())["config_files_failed"])
+		require.Contains(t, fmt.Sprint(acc.Errors), r.addr()+": config sync: commands/a=b.rcmd is not sent")
+	}
+}
+
+func TestANameThatWouldBreakALogLineIsQuoted(t *testing.T) {
+	err := nameRefusal(cfgFile{dir: "conf", name: "a\n+b.conf"})
+	require.EqualError(t, err, `"conf/a\n+b.conf" is not sent: rename it: invalid Tentacle file name: "a\n+b.conf" holds '+', which Tentacle forbids in names (?[]/\=+<>:;',*~)`)
+	require.NoError(t, nameRefusal(cfgFile{dir: "conf", name: "fc_1.conf"}))
+}
+
 func TestWithoutStateTheServersFilesDecide(t *testing.T) {
 	var sends sendLog
 	r := startRemote(t, recordSends(&sends))
