@@ -21,6 +21,13 @@ import (
 // errNotNow is a file that changed under the sync; the next gather takes it.
 var errNotNow = errors.New("changed since the scan")
 
+// errEmptyPayload is a central payload that holds back its md5 file by being
+// empty: a Tentacle server stores no empty file, so the payload cannot be
+// pushed, and the md5 file would send agents after a payload the server
+// does not have. It lasts until the console writes content, so it is
+// reported on every gather, unlike errNotNow.
+var errEmptyPayload = errors.New("is empty")
+
 // defaultServerMaxSize is the reference server's -m default, named in the
 // error for a file the server finds too big.
 const defaultServerMaxSize = 2000000
@@ -374,8 +381,8 @@ func (cs *configSync) pullFile(f cfgFile) error {
 }
 
 // sendAll pushes payloads, then md5 files. An md5 file whose payload did
-// not go through is held back, so that no agent is told of a version the
-// server does not have.
+// not go through, or is empty (see payloadsOnServer), is held back and
+// reported, so that no agent is told of a version the server does not have.
 func (cs *configSync) sendAll(files []cfgFile) error {
 	held := map[string]error{}
 	for _, f := range files {
@@ -395,7 +402,7 @@ func (cs *configSync) sendAll(files []cfgFile) error {
 		if errors.Is(err, errNotNow) {
 			continue
 		}
-		if !perFile(err) {
+		if !perFile(err) && !errors.Is(err, errEmptyPayload) {
 			return fmt.Errorf("sending %s: %w", f, err)
 		}
 		cs.fileFailed(err)
@@ -465,7 +472,10 @@ func (cs *configSync) payloadsOnServer(f cfgFile) error {
 		if err != nil {
 			return &localError{fmt.Errorf("sending %s: reading %s: %w", f, payload, err)}
 		}
-		if entry, ok := cs.state.Files[payload.String()]; !ok || entry.SHA256 != c.sum || c.size == 0 {
+		if c.size == 0 {
+			return fmt.Errorf("%s %w: a Tentacle server stores no empty file, so %s is held back until it has content", payload, errEmptyPayload, f)
+		}
+		if entry, ok := cs.state.Files[payload.String()]; !ok || entry.SHA256 != c.sum {
 			return fmt.Errorf("%w: %s is not on the server in its current version", errNotNow, payload)
 		}
 	}
