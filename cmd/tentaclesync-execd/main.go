@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
 	"github.com/tentaclesync/tentaclesync/internal/once"
-	_ "github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
+	"github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
 )
 
 func main() {
@@ -26,10 +27,18 @@ func main() {
 		`gather only when a line arrives on stdin (Telegraf's signal = "STDIN")`)
 	gatherOnce := flag.Bool("once", false,
 		"gather once, print line protocol and exit: 0 when every server succeeded, 1 otherwise")
+	check := flag.Bool("check", false,
+		"connect to every server and print what a gather would do, moving, sending and writing nothing; exit 0 when every server is reachable and usable, 1 otherwise")
 	flag.Parse()
+	if *check {
+		if *gatherOnce {
+			fail("-check and -once: use one of them")
+		}
+		tentaclesync.PrepareCheck()
+	}
 
-	// -once reads no stdin, so only a signal ends it early.
-	ending := watchForEnd(!*gatherOnce)
+	// -once and -check read no stdin, so only a signal ends them early.
+	ending := watchForEnd(!*gatherOnce && !*check)
 	s := shim.New()
 	if err := s.LoadConfig(configFile); err != nil {
 		fail("loading configuration %q: %v", *configFile, err)
@@ -39,6 +48,16 @@ func main() {
 			<-ending
 			stopper.Stop()
 		}()
+	}
+	if *check {
+		input, ok := s.Input.(*tentaclesync.TentacleSync)
+		if !ok {
+			fail("-check: the configuration holds no [[inputs.tentaclesync]]")
+		}
+		if !input.Check(context.Background(), os.Stdout) {
+			os.Exit(1)
+		}
+		return
 	}
 	if *gatherOnce {
 		ok, err := once.Gather(s, os.Stdout)
