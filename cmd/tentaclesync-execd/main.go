@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
 	"github.com/tentaclesync/tentaclesync/internal/once"
-	_ "github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
+	"github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
 )
 
 func main() {
@@ -28,15 +29,23 @@ func main() {
 		"gather once, print line protocol and exit: 0 when every server succeeded, 1 otherwise")
 	debug := flag.Bool("debug", false, "log debug messages too")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	check := flag.Bool("check", false,
+		"connect to every server and print what a gather would do, moving, sending and writing nothing; exit 0 when every server is reachable and usable, 1 otherwise")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("tentaclesync-execd", versionString())
 		return
 	}
 	setUpLogging(*debug)
+	if *check {
+		if *gatherOnce {
+			fail("-check and -once: use one of them")
+		}
+		tentaclesync.PrepareCheck()
+	}
 
-	// -once reads no stdin, so only a signal ends it early.
-	ending := watchForEnd(!*gatherOnce)
+	// -once and -check read no stdin, so only a signal ends them early.
+	ending := watchForEnd(!*gatherOnce && !*check)
 	s := shim.New()
 	if err := loadConfig(s, *configFile); err != nil {
 		fail("loading configuration %q: %v", *configFile, err)
@@ -46,6 +55,16 @@ func main() {
 			<-ending
 			stopper.Stop()
 		}()
+	}
+	if *check {
+		input, ok := s.Input.(*tentaclesync.TentacleSync)
+		if !ok {
+			fail("-check: the configuration holds no [[inputs.tentaclesync]]")
+		}
+		if !input.Check(context.Background(), os.Stdout) {
+			os.Exit(1)
+		}
+		return
 	}
 	if *gatherOnce {
 		ok, err := once.Gather(s, os.Stdout)

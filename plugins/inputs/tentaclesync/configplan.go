@@ -97,7 +97,9 @@ func planConfig(v configView) configPlan {
 	for f, c := range v.central {
 		if c.size == 0 {
 			// Being written on the central side, or nothing an agent can
-			// use: the server refuses empty files anyway.
+			// use: the server refuses empty files anyway. An md5 file that
+			// announces an empty payload is held back, and reported, when
+			// it is sent (payloadsOnServer).
 			continue
 		}
 		switch {

@@ -21,6 +21,13 @@ import (
 // errNotNow is a file that changed under the sync; the next gather takes it.
 var errNotNow = errors.New("changed since the scan")
 
+// errEmptyPayload is a central payload that holds back its md5 file by being
+// empty: a Tentacle server stores no empty file, so the payload cannot be
+// pushed, and the md5 file would send agents after a payload the server
+// does not have. It lasts until the console writes content, so it is
+// reported on every gather, unlike errNotNow.
+var errEmptyPayload = errors.New("is empty")
+
 // defaultServerMaxSize is the reference server's -m default, named in the
 // error for a file the server finds too big.
 const defaultServerMaxSize = 2000000
@@ -147,10 +154,11 @@ func (cs *configSync) scanCentral() (configView, error) {
 			return v, err
 		}
 		for _, name := range names {
-			if tentacle.CheckName(name) != nil {
+			f := cfgFile{dir: k.dir, name: name}
+			if err := nameRefusal(f); err != nil {
+				cs.fileFailed(err)
 				continue
 			}
-			f := cfgFile{dir: k.dir, name: name}
 			c, err := cs.centralContent(sub, f)
 			if err != nil {
 				return v, fmt.Errorf("%s: %w", f, err)
@@ -164,6 +172,22 @@ func (cs *configSync) scanCentral() (configView, error) {
 	}
 	cs.cfg.sums.keep(seen)
 	return v, nil
+}
+
+// nameRefusal explains why a central file cannot be sent under its name, or
+// returns nil when it can. Such a file is left out of the view, so nothing
+// of it is sent; it is reported on every gather until it is renamed.
+func nameRefusal(f cfgFile) error {
+	err := tentacle.CheckName(f.name)
+	if err == nil {
+		return nil
+	}
+	i := strings.IndexAny(f.name, tentacle.ForbiddenChars)
+	if i >= 0 && len(f.name) <= tentacle.MaxNameLen && !strings.ContainsAny(f.name, "\n\x00") {
+		return fmt.Errorf("%s is not sent: rename it: Tentacle forbids '%c' in names", f, f.name[i])
+	}
+	// A newline or an overlong name: quoted, so that it cannot break a log line.
+	return fmt.Errorf("%q is not sent: rename it: %w", f.String(), err)
 }
 
 // centralContent is the SHA-256 and size of a central file, from the cache
@@ -357,8 +381,8 @@ func (cs *configSync) pullFile(f cfgFile) error {
 }
 
 // sendAll pushes payloads, then md5 files. An md5 file whose payload did
-// not go through is held back, so that no agent is told of a version the
-// server does not have.
+// not go through, or is empty (see payloadsOnServer), is held back and
+// reported, so that no agent is told of a version the server does not have.
 func (cs *configSync) sendAll(files []cfgFile) error {
 	held := map[string]error{}
 	for _, f := range files {
@@ -378,7 +402,7 @@ func (cs *configSync) sendAll(files []cfgFile) error {
 		if errors.Is(err, errNotNow) {
 			continue
 		}
-		if !perFile(err) {
+		if !perFile(err) && !errors.Is(err, errEmptyPayload) {
 			return fmt.Errorf("sending %s: %w", f, err)
 		}
 		cs.fileFailed(err)
@@ -448,7 +472,10 @@ func (cs *configSync) payloadsOnServer(f cfgFile) error {
 		if err != nil {
 			return &localError{fmt.Errorf("sending %s: reading %s: %w", f, payload, err)}
 		}
-		if entry, ok := cs.state.Files[payload.String()]; !ok || entry.SHA256 != c.sum || c.size == 0 {
+		if c.size == 0 {
+			return fmt.Errorf("%s %w: a Tentacle server stores no empty file, so %s is held back until it has content", payload, errEmptyPayload, f)
+		}
+		if entry, ok := cs.state.Files[payload.String()]; !ok || entry.SHA256 != c.sum {
 			return fmt.Errorf("%w: %s is not on the server in its current version", errNotNow, payload)
 		}
 	}

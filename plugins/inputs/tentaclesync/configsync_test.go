@@ -168,7 +168,9 @@ func TestConsoleEditIsPushedPayloadFirstAndMD5Last(t *testing.T) {
 
 // The console rewrites a payload (here caught while it is still empty) and
 // then its md5 file: the md5 file must wait until the server has the new
-// payload, or an agent would fetch the old one and never fetch again.
+// payload, or an agent would fetch the old one and never fetch again. An
+// empty payload that holds back its md5 file is reported: it may as well
+// stay empty.
 func TestMD5WaitsForItsPayloadInItsCurrentVersion(t *testing.T) {
 	var sends sendLog
 	r := startRemote(t, recordSends(&sends))
@@ -182,14 +184,97 @@ func TestMD5WaitsForItsPayloadInItsCurrentVersion(t *testing.T) {
 	putCentral(t, p, "conf/"+agentHash+".conf", "") // being rewritten
 	putCentral(t, p, "md5/"+agentHash+".md5", "md5-v2")
 	acc := gather(t, p)
-	require.Empty(t, acc.Errors)
+	require.Len(t, acc.Errors, 1)
+	require.ErrorContains(t, acc.Errors[0], "conf/"+agentHash+".conf is empty")
+	require.Equal(t, int64(1), configFields(t, acc, r.addr())["config_files_failed"])
 	require.Empty(t, sends.take(), "the md5 file waits")
 	require.Equal(t, "md5-v1", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
 
 	putCentral(t, p, "conf/"+agentHash+".conf", "v2")
-	gather(t, p)
+	acc = gather(t, p)
+	require.Empty(t, acc.Errors)
 	require.Equal(t, []string{agentHash + ".conf", agentHash + ".md5"}, sends.take())
 	require.Equal(t, "md5-v2", readFile(t, filepath.Join(r.dir, "md5", agentHash+".md5")))
+}
+
+// A central file the sync cannot carry is reported on every gather, by name
+// and with what to do, and counted in config_files_failed; nothing of it
+// reaches the server, and the rest of the configuration carries on.
+func TestWhatCannotBeCarriedIsReportedEveryGather(t *testing.T) {
+	var sends sendLog
+	r := startRemote(t, recordSends(&sends))
+	p, _ := newPlugin(t, r.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "collections/fc+1.zip", "PK-plus")
+	putCentral(t, p, "md5/fc+1.md5", "fc-md5")
+	putCentral(t, p, "commands/a=b.rcmd", "command: uptime")
+	putCentral(t, p, "conf/"+agentHash+".conf", "")
+	putCentral(t, p, "md5/"+agentHash+".md5", "md5-1")
+	putCentral(t, p, "conf/other.conf", "agent_name host02\n")
+	putCentral(t, p, "md5/other.md5", "md5-other")
+
+	prefix := r.addr() + ": config sync: "
+	want := []string{
+		prefix + "collections/fc+1.zip is not sent: rename it: Tentacle forbids '+' in names",
+		prefix + "commands/a=b.rcmd is not sent: rename it: Tentacle forbids '=' in names",
+		prefix + "md5/fc+1.md5 is not sent: rename it: Tentacle forbids '+' in names",
+		prefix + "conf/" + agentHash + ".conf is empty: a Tentacle server stores no empty file, so md5/" + agentHash + ".md5 is held back until it has content",
+	}
+	errorTexts := func(acc *testutil.Accumulator) []string {
+		var texts []string
+		for _, err := range acc.Errors {
+			texts = append(texts, err.Error())
+		}
+		return texts
+	}
+	notOnServer := func() {
+		t.Helper()
+		for _, rel := range []string{"collections/fc+1.zip", "md5/fc+1.md5", "commands/a=b.rcmd", "conf/" + agentHash + ".conf", "md5/" + agentHash + ".md5"} {
+			require.NoFileExists(t, filepath.Join(r.dir, rel))
+		}
+	}
+
+	acc := gather(t, p)
+	bytes := int64(len("agent_name host02\n") + len("md5-other"))
+	require.Equal(t, counts(0, 2, bytes, 0, 0, 4), configFields(t, acc, r.addr()))
+	require.Equal(t, want, errorTexts(acc))
+	require.Equal(t, []string{"other.conf", "other.md5"}, sends.take(), "the rest carries on")
+	notOnServer()
+
+	acc = gather(t, p)
+	require.Equal(t, counts(0, 0, 0, 0, 0, 4), configFields(t, acc, r.addr()), "reported again, once per gather")
+	require.Equal(t, want, errorTexts(acc))
+	require.Empty(t, sends.take())
+	notOnServer()
+
+	// The console writes the conf: it goes, its md5 file after it.
+	putCentral(t, p, "conf/"+agentHash+".conf", "agent_name host01\n")
+	acc = gather(t, p)
+	require.Equal(t, want[:3], errorTexts(acc))
+	require.Equal(t, int64(3), configFields(t, acc, r.addr())["config_files_failed"])
+	require.Equal(t, []string{agentHash + ".conf", agentHash + ".md5"}, sends.take())
+}
+
+// Each server has its own metric, so each counts and reports the files it
+// could not get.
+func TestWhatCannotBeCarriedIsReportedForEachServer(t *testing.T) {
+	r1, r2 := startRemote(t, nil), startRemote(t, nil)
+	p, _ := newPlugin(t, r1.addr(), r2.addr())
+	require.NoError(t, p.Init())
+	putCentral(t, p, "commands/a=b.rcmd", "command: uptime")
+
+	acc := gather(t, p)
+	require.Len(t, acc.Errors, 2)
+	for _, r := range []*remote{r1, r2} {
+		require.Equal(t, int64(1), configFields(t, acc, r.addr())["config_files_failed"])
+		require.Contains(t, fmt.Sprint(acc.Errors), r.addr()+": config sync: commands/a=b.rcmd is not sent")
+	}
+}
+
+func TestANameThatWouldBreakALogLineIsQuoted(t *testing.T) {
+	err := nameRefusal(cfgFile{dir: "conf", name: "a\n+b.conf"})
+	require.EqualError(t, err, `"conf/a\n+b.conf" is not sent: rename it: invalid Tentacle file name: "a\n+b.conf" holds '+', which Tentacle forbids in names (?[]/\=+<>:;',*~)`)
+	require.NoError(t, nameRefusal(cfgFile{dir: "conf", name: "fc_1.conf"}))
 }
 
 func TestWithoutStateTheServersFilesDecide(t *testing.T) {

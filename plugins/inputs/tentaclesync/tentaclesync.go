@@ -75,6 +75,10 @@ type TentacleSync struct {
 	// stopping ends at Stop; syncs in flight then wind down (see serverSync).
 	stopping context.Context
 	stop     context.CancelFunc
+
+	// checkOnly makes Init prepare nothing and Gather refuse: the plugin
+	// is for Check (see PrepareCheck).
+	checkOnly bool
 }
 
 // target is one configured server and the lock that keeps two syncs of it
@@ -147,7 +151,7 @@ func (t *TentacleSync) Init() error {
 	}
 	// After every other check, so that only a good configuration creates
 	// it, and before the spool's recovery, which takes the spool's lock.
-	if t.ConfigSync {
+	if t.ConfigSync && !t.checkOnly {
 		if err := state.Prepare(t.StateDir); err != nil {
 			return fmt.Errorf("state_dir: %w", err)
 		}
@@ -163,6 +167,9 @@ func (t *TentacleSync) Init() error {
 // against the same from another process while this one runs (see
 // spool.Recover). Init runs once per process start, before any transfer.
 func (t *TentacleSync) recoverSpool() error {
+	if t.checkOnly {
+		return nil // Check writes nothing and holds nothing
+	}
 	sp, err := spool.Open(t.SpoolDir)
 	if err != nil {
 		return fmt.Errorf("spool_dir: %w", err)
@@ -304,6 +311,9 @@ func serverAddr(s string) (addr, host string, err error) {
 }
 
 func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
+	if t.checkOnly {
+		return errCheckOnly
+	}
 	t.gathering.RLock()
 	defer t.gathering.RUnlock()
 	sp, err := spool.Open(t.SpoolDir)
