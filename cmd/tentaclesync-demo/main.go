@@ -21,6 +21,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
 	"github.com/tentaclesync/tentaclesync/internal/once"
+	"github.com/tentaclesync/tentaclesync/internal/pluginconf"
 	"github.com/tentaclesync/tentaclesync/internal/testcerts"
 	_ "github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
 	"github.com/tentaclesync/tentaclesync/spool"
@@ -83,7 +84,7 @@ func run(work string, agents int) error {
 		return err
 	}
 	s := shim.New()
-	if err := s.LoadConfig(&configFile); err != nil {
+	if err := pluginconf.Into(s, configFile, "tentaclesync"); err != nil {
 		return err
 	}
 	fmt.Printf("Metrics of one gather (line protocol), config %s:\n", configFile)

@@ -17,6 +17,7 @@ import (
 	"github.com/influxdata/telegraf/plugins/common/shim"
 
 	"github.com/tentaclesync/tentaclesync/internal/once"
+	"github.com/tentaclesync/tentaclesync/internal/pluginconf"
 	"github.com/tentaclesync/tentaclesync/plugins/inputs/tentaclesync"
 )
 
@@ -47,7 +48,7 @@ func main() {
 	// -once and -check read no stdin, so only a signal ends them early.
 	ending := watchForEnd(!*gatherOnce && !*check)
 	s := shim.New()
-	if err := loadConfig(s, *configFile); err != nil {
+	if err := pluginconf.Into(s, *configFile, "tentaclesync"); err != nil {
 		fail("loading configuration %q: %v", *configFile, err)
 	}
 	if stopper, ok := s.Input.(interface{ Stop() }); ok {

@@ -28,6 +28,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/plugins/common/shim"
 	"github.com/influxdata/telegraf/plugins/inputs"
 )
 
@@ -293,4 +294,14 @@ func isName(s string) bool {
 		}
 	}
 	return true
+}
+
+// Into loads the plugin file at path strictly, in place of the shim's
+// LoadConfig, and adds its input to s, which initialises it.
+func Into(s *shim.Shim, path, name string) error {
+	input, err := Load(path, name)
+	if err != nil {
+		return err
+	}
+	return s.AddInput(input)
 }
