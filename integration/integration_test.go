@@ -47,6 +47,7 @@ const (
 func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 	telegraf := requireTool(t, "TELEGRAF")
 	influxd := requireTool(t, "INFLUXD")
+	started := time.Now()
 	dir := t.TempDir()
 	bin := buildBinaries(t, dir)
 	certs, err := testcerts.Write(dir, "sites")
@@ -95,6 +96,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 	require.Equal(t, 15.0, db.single(t, `SELECT max("backlog_files") FROM "tentaclesync" WHERE "server" = '`+north.addr+`'`),
 		"the first gather left 15 files for later")
 	requireDashboards(t, db, north.addr, south.addr, 25)
+	requireGrafanaDashboard(t, db, north, south, started)
 
 	// The restart path: kill the binary, leave work for it, and Telegraf's
 	// restart must pick the work up with a normal gather.
@@ -111,6 +113,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 		north.addr, killed.UnixNano())), "the restarted binary's gathers report the new files as a success")
 	requireSpoolHoldsExactly(t, spool, north.files)
 	requireDashboards(t, db, north.addr, south.addr, 32)
+	requireGrafanaDashboard(t, db, north, south, started)
 	waitFor(t, "the file output to count north's 32 files", func() string {
 		return metricsFileCount(t, metricsFile, north.addr, 32)
 	})
