@@ -94,7 +94,8 @@ func grafanaRegexEscape(s string) string {
 // Grafana would, with all sites and with north alone, and checks that each
 // panel shows what it is meant to: north's files and bytes, its backlog
 // going down to 0, south in auth_failed and nowhere else, sync times,
-// no file failed or was lost, and the configuration sync's counts.
+// no file failed or was lost, central.conf pushed to north and
+// first-contact.conf pulled from it, nothing for south.
 func requireGrafanaDashboard(t *testing.T, db *influxDB, north, south *site, from time.Time) {
 	t.Helper()
 	d := loadGrafanaDashboard(t)
@@ -220,12 +221,13 @@ func requireGrafanaDashboard(t *testing.T, db *influxDB, north, south *site, fro
 
 	config := ask("Configuration pushes", "A")
 	configBytes := ask("Configuration pushes", "B")
-	for _, server := range servers {
-		for _, column := range []string{"sent", "received", "removed", "failed"} {
-			require.Equal(t, 0.0, config.sum(t, server, column), "configuration files %s on %s", column, server)
-		}
-		require.Equal(t, 0.0, configBytes.sum(t, server, "bytes sent"), server)
+	for column, want := range map[string]float64{"sent": 1, "received": 1, "removed": 0, "failed": 0} {
+		require.Equal(t, want, config.sum(t, north.addr, column), "configuration files %s on north", column)
+		require.Equal(t, 0.0, config.sum(t, south.addr, column), "configuration files %s on south", column)
 	}
+	require.Equal(t, float64(len(centralConfData)), configBytes.sum(t, north.addr, "bytes sent"), "central.conf's bytes")
+	require.Equal(t, 0.0, configBytes.sum(t, south.addr, "bytes sent"))
+	require.Contains(t, configBytes.servers(), south.addr)
 
 	// Every query of the dashboard was asked.
 	for _, p := range d.Panels {

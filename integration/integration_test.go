@@ -63,6 +63,12 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 
 	spool := filepath.Join(dir, "data_in")
 	require.NoError(t, os.Mkdir(spool, 0o755))
+	// The configuration sync: a central conf file for every site, and an
+	// agent's first-contact conf file on north.
+	require.NoError(t, os.Mkdir(filepath.Join(spool, "conf"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(spool, "conf", centralConf), []byte(centralConfData), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(north.remote, "conf"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(north.remote, "conf", firstContactConf), []byte(firstContactConfData), 0o644))
 	pluginConf := filepath.Join(dir, "tentaclesync.conf")
 	require.NoError(t, os.WriteFile(pluginConf, fmt.Appendf(nil, `[[inputs.tentaclesync]]
   servers = [%q, %q]
@@ -90,6 +96,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 		return filesCounted(t, db, north.addr, 25)
 	})
 	requireSpoolHoldsExactly(t, spool, north.files)
+	requireConfigSynced(t, spool, north.remote)
 	waitFor(t, "the file output to count north's 25 files", func() string {
 		return metricsFileCount(t, metricsFile, north.addr, 25)
 	})
@@ -337,7 +344,7 @@ func requireSpoolHoldsExactly(t *testing.T, spool string, files map[string][]byt
 	t.Helper()
 	entries, err := os.ReadDir(spool)
 	require.NoError(t, err)
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == pullLockDir })
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == pullLockDir || e.Name() == "conf" })
 	require.Len(t, entries, len(files), "files in %s", spool)
 	for _, e := range entries {
 		want, ok := files[e.Name()]
@@ -345,6 +352,32 @@ func requireSpoolHoldsExactly(t *testing.T, spool string, files map[string][]byt
 		got, err := os.ReadFile(filepath.Join(spool, e.Name()))
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(want, got), "%s differs from what the agent sent", e.Name())
+	}
+}
+
+// The configuration files of the test: central.conf is pushed to north
+// (south refuses the password), first-contact.conf is pulled from it.
+const (
+	centralConf          = "central.conf"
+	centralConfData      = "# the central configuration\nmodule_begin\nmodule_end\n"
+	firstContactConf     = "first-contact.conf"
+	firstContactConfData = "# an agent's first contact\nagent_name first-contact\n"
+)
+
+// requireConfigSynced checks that the configuration sync went both ways
+// between the spool and north: central.conf pushed, first-contact.conf
+// pulled, each byte for byte.
+func requireConfigSynced(t *testing.T, spool, north string) {
+	t.Helper()
+	for path, want := range map[string]string{
+		filepath.Join(north, "conf", centralConf):      centralConfData,
+		filepath.Join(spool, "conf", centralConf):      centralConfData,
+		filepath.Join(spool, "conf", firstContactConf): firstContactConfData,
+		filepath.Join(north, "conf", firstContactConf): firstContactConfData,
+	} {
+		got, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, want, string(got), path)
 	}
 }
 
