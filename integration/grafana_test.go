@@ -51,12 +51,14 @@ func loadGrafanaDashboard(t *testing.T) grafanaDashboard {
 }
 
 // grafanaVars are the values Grafana puts in a query: the time range as
-// $timeFilter has it for an absolute range, an interval of 1 s (each gather,
+// $timeFilter has it for an absolute range or for one relative to now, an
+// interval of 1 s (each gather,
 // 2 s apart, in its own bucket), and the server variable as Grafana's
 // InfluxDB data source expands a multi-value one: each value regex-escaped,
 // several joined as (a|b), inside the query's /^$server$/.
 type grafanaVars struct {
 	from, to time.Time
+	last     string // a relative range up to now, as "1h"; from and to when ""
 	servers  []string
 }
 
@@ -69,8 +71,12 @@ func (v grafanaVars) interpolate(q string) string {
 	if len(escaped) > 1 {
 		server = "(" + strings.Join(escaped, "|") + ")"
 	}
+	timeFilter := fmt.Sprintf("time >= %dms and time <= %dms", v.from.UnixMilli(), v.to.UnixMilli())
+	if v.last != "" {
+		timeFilter = "time >= now() - " + v.last
+	}
 	return strings.NewReplacer(
-		"$timeFilter", fmt.Sprintf("time >= %dms and time <= %dms", v.from.UnixMilli(), v.to.UnixMilli()),
+		"$timeFilter", timeFilter,
 		"$__interval", "1s",
 		"$interval", "1s",
 		"$server", server,
@@ -115,6 +121,8 @@ func requireGrafanaDashboard(t *testing.T, db *influxDB, north, south *site, fro
 	all := grafanaVars{from: from.Add(-time.Minute), to: time.Now().Add(time.Minute), servers: servers}
 	only := all
 	only.servers = []string{north.addr}
+	relative := all
+	relative.last = "1h"
 
 	var northBytes int
 	for _, data := range north.files {
@@ -122,7 +130,8 @@ func requireGrafanaDashboard(t *testing.T, db *influxDB, north, south *site, fro
 	}
 
 	// run asks panel's target refID with all sites, checks that north alone
-	// gives north's series only, and returns the answer for all sites.
+	// gives north's series only and that the range relative to now gives
+	// the same sites, and returns the answer for all sites.
 	run := func(panel, refID string) answer {
 		t.Helper()
 		for _, p := range d.Panels {
@@ -138,6 +147,8 @@ func requireGrafanaDashboard(t *testing.T, db *influxDB, north, south *site, fro
 				n := db.query(t, only.interpolate(tg.Query))
 				require.Subset(t, []string{north.addr}, n.servers(),
 					"%s %s with north picked: %s", panel, refID, only.interpolate(tg.Query))
+				r := db.query(t, relative.interpolate(tg.Query))
+				require.ElementsMatch(t, a.servers(), r.servers(), "%s %s: %s", panel, refID, relative.interpolate(tg.Query))
 				return a
 			}
 		}
