@@ -119,7 +119,9 @@ func TestDashboardShowsEveryField(t *testing.T) {
 	require.True(t, ok)
 	fields, _, _ = strings.Cut(fields, "\n\n")
 	names := regexp.MustCompile(`(?m)^    - (\w+) \(`).FindAllStringSubmatch(fields, -1)
-	require.Len(t, names, 13, "the README's fields")
+	// Thirteen when the dashboard was made; a field added since must be
+	// shown too.
+	require.GreaterOrEqual(t, len(names), 13, "the README's fields")
 	for _, name := range names {
 		shown := false
 		for _, p := range d.Panels {
