@@ -47,6 +47,7 @@ const (
 func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 	telegraf := requireTool(t, "TELEGRAF")
 	influxd := requireTool(t, "INFLUXD")
+	started := time.Now()
 	dir := t.TempDir()
 	bin := buildBinaries(t, dir)
 	certs, err := testcerts.Write(dir, "sites")
@@ -62,6 +63,12 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 
 	spool := filepath.Join(dir, "data_in")
 	require.NoError(t, os.Mkdir(spool, 0o755))
+	// The configuration sync: a central conf file for every site, and an
+	// agent's first-contact conf file on north.
+	require.NoError(t, os.Mkdir(filepath.Join(spool, "conf"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(spool, "conf", centralConf), []byte(centralConfData), 0o644))
+	require.NoError(t, os.Mkdir(filepath.Join(north.remote, "conf"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(north.remote, "conf", firstContactConf), []byte(firstContactConfData), 0o644))
 	pluginConf := filepath.Join(dir, "tentaclesync.conf")
 	require.NoError(t, os.WriteFile(pluginConf, fmt.Appendf(nil, `[[inputs.tentaclesync]]
   servers = [%q, %q]
@@ -89,12 +96,14 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 		return filesCounted(t, db, north.addr, 25)
 	})
 	requireSpoolHoldsExactly(t, spool, north.files)
+	requireConfigSynced(t, spool, north.remote)
 	waitFor(t, "the file output to count north's 25 files", func() string {
 		return metricsFileCount(t, metricsFile, north.addr, 25)
 	})
 	require.Equal(t, 15.0, db.single(t, `SELECT max("backlog_files") FROM "tentaclesync" WHERE "server" = '`+north.addr+`'`),
 		"the first gather left 15 files for later")
 	requireDashboards(t, db, north.addr, south.addr, 25)
+	requireGrafanaDashboard(t, db, north, south, started)
 
 	// The restart path: kill the binary, leave work for it, and Telegraf's
 	// restart must pick the work up with a normal gather.
@@ -111,6 +120,7 @@ func TestTelegrafRunsTentaclesyncIntoInfluxDB(t *testing.T) {
 		north.addr, killed.UnixNano())), "the restarted binary's gathers report the new files as a success")
 	requireSpoolHoldsExactly(t, spool, north.files)
 	requireDashboards(t, db, north.addr, south.addr, 32)
+	requireGrafanaDashboard(t, db, north, south, started)
 	waitFor(t, "the file output to count north's 32 files", func() string {
 		return metricsFileCount(t, metricsFile, north.addr, 32)
 	})
@@ -334,7 +344,7 @@ func requireSpoolHoldsExactly(t *testing.T, spool string, files map[string][]byt
 	t.Helper()
 	entries, err := os.ReadDir(spool)
 	require.NoError(t, err)
-	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == pullLockDir })
+	entries = slices.DeleteFunc(entries, func(e os.DirEntry) bool { return e.Name() == pullLockDir || e.Name() == "conf" })
 	require.Len(t, entries, len(files), "files in %s", spool)
 	for _, e := range entries {
 		want, ok := files[e.Name()]
@@ -342,6 +352,32 @@ func requireSpoolHoldsExactly(t *testing.T, spool string, files map[string][]byt
 		got, err := os.ReadFile(filepath.Join(spool, e.Name()))
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(want, got), "%s differs from what the agent sent", e.Name())
+	}
+}
+
+// The configuration files of the test: central.conf is pushed to north
+// (south refuses the password), first-contact.conf is pulled from it.
+const (
+	centralConf          = "central.conf"
+	centralConfData      = "# the central configuration\nmodule_begin\nmodule_end\n"
+	firstContactConf     = "first-contact.conf"
+	firstContactConfData = "# an agent's first contact\nagent_name first-contact\n"
+)
+
+// requireConfigSynced checks that the configuration sync went both ways
+// between the spool and north: central.conf pushed, first-contact.conf
+// pulled, each byte for byte.
+func requireConfigSynced(t *testing.T, spool, north string) {
+	t.Helper()
+	for path, want := range map[string]string{
+		filepath.Join(north, "conf", centralConf):      centralConfData,
+		filepath.Join(spool, "conf", centralConf):      centralConfData,
+		filepath.Join(spool, "conf", firstContactConf): firstContactConfData,
+		filepath.Join(north, "conf", firstContactConf): firstContactConfData,
+	} {
+		got, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, want, string(got), path)
 	}
 }
 
