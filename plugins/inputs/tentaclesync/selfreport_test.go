@@ -216,6 +216,25 @@ func TestNoSelfReportOnceStopping(t *testing.T) {
 	require.Empty(t, reportFiles(t, p.SpoolDir, testAgent))
 }
 
+// A second process on the spool (a -once beside the running one) would
+// report the servers busy under the running one's agent.
+func TestNoSelfReportBesideAnotherTentaclesync(t *testing.T) {
+	r := startRemote(t, nil)
+	first, _ := newPlugin(t, r.addr())
+	require.NoError(t, first.Init())
+	second, log := newPlugin(t, r.addr())
+	second.SpoolDir = first.SpoolDir
+	second.PandoraAgentName = testAgent
+	require.NoError(t, second.Init())
+	gather(t, second)
+	require.Empty(t, reportFiles(t, second.SpoolDir, testAgent))
+	var said []string
+	for _, e := range log.Messages() {
+		said = append(said, e.Text)
+	}
+	require.Contains(t, strings.Join(said, "\n"), "pandora_agent_name: no self-report while another tentaclesync uses")
+}
+
 func TestSelfReportOfABusyServerSaysSo(t *testing.T) {
 	r := startRemote(t, nil)
 	p, _ := newPlugin(t, r.addr())

@@ -210,6 +210,9 @@ func (t *TentacleSync) recoverSpool() error {
 	if rec.InUse {
 		// Two writers of one state file would undo each other's records.
 		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone, and only that one syncs configuration", t.SpoolDir)
+		if t.PandoraAgentName != "" {
+			t.Log.Infof("pandora_agent_name: no self-report while another tentaclesync uses %s", t.SpoolDir)
+		}
 	}
 	if _, err := sp.Space(); err != nil {
 		t.Log.Warnf("min_free_space is not enforced: %v", err)
