@@ -23,6 +23,10 @@ func TestInitBounds(t *testing.T) {
 			func(p *TentacleSync) { p.MaxFilesPerGather = 1_000_001 }},
 		{"max_file_size", func(p *TentacleSync) { p.MaxFileSize = 1 << 40 },
 			func(p *TentacleSync) { p.MaxFileSize = 1<<40 + 1 }},
+		{"pandora_agent_interval", func(p *TentacleSync) { p.PandoraAgentInterval = config.Duration(time.Second) },
+			func(p *TentacleSync) { p.PandoraAgentInterval = config.Duration(time.Second - 1) }},
+		{"pandora_agent_interval", func(p *TentacleSync) { p.PandoraAgentInterval = config.Duration(24 * time.Hour) },
+			func(p *TentacleSync) { p.PandoraAgentInterval = config.Duration(24*time.Hour + 1) }},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			p, _ := newPlugin(t, "127.0.0.1")

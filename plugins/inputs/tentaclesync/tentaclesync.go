@@ -60,7 +60,10 @@ type TentacleSync struct {
 	MinFileAge        config.Duration `toml:"min_file_age"`
 	ConfigSync        bool            `toml:"config_sync"`
 	StateDir          string          `toml:"state_dir"`
-	Log               telegraf.Logger `toml:"-"`
+	// PandoraAgentName turns the self-report on (see selfreport.go).
+	PandoraAgentName     string          `toml:"pandora_agent_name"`
+	PandoraAgentInterval config.Duration `toml:"pandora_agent_interval"`
+	Log                  telegraf.Logger `toml:"-"`
 	common_tls.ClientConfig
 
 	include  filter.Filter
@@ -79,6 +82,10 @@ type TentacleSync struct {
 	// checkOnly makes Init prepare nothing and Gather refuse: the plugin
 	// is for Check (see PrepareCheck).
 	checkOnly bool
+
+	// started is when Init ran: seconds_since_success counts from it until
+	// a server's first success.
+	started time.Time
 }
 
 // target is one configured server and the lock that keeps two syncs of it
@@ -87,6 +94,9 @@ type target struct {
 	addr string
 	tls  *tls.Config
 	busy sync.Mutex
+	// lastSuccess is when a gather of the server last succeeded in this
+	// process (Unix nanoseconds; 0 before the first).
+	lastSuccess atomic.Int64
 	// firstSeen is when each name on the server was first listed (see
 	// settled); busy guards it.
 	firstSeen map[string]time.Time
@@ -126,6 +136,14 @@ func (t *TentacleSync) Init() error {
 	if t.MaxFilesPerGather < 0 || t.MaxFilesPerGather > maxFilesPerGather {
 		return fmt.Errorf("max_files_per_gather: must be between 0 (no bound) and %d, got %d", maxFilesPerGather, t.MaxFilesPerGather)
 	}
+	if t.PandoraAgentInterval < config.Duration(minAgentInterval) || t.PandoraAgentInterval > config.Duration(maxAgentInterval) {
+		return fmt.Errorf("pandora_agent_interval: must be between %s and %s, got %s", minAgentInterval, maxAgentInterval, time.Duration(t.PandoraAgentInterval))
+	}
+	if t.PandoraAgentName != "" {
+		if err := checkAgentName(t.PandoraAgentName); err != nil {
+			return err
+		}
+	}
 	if unlinked := t.Password.GetUnlinked(); len(unlinked) > 0 {
 		return fmt.Errorf("password: secret-store references (%s) are not supported: "+
 			"tentaclesync-execd loads no secret store; write the password, or ${NAME} to take it from the environment",
@@ -160,6 +178,7 @@ func (t *TentacleSync) Init() error {
 		return err
 	}
 	t.stopping, t.stop = context.WithCancel(context.Background())
+	t.started = time.Now()
 	return nil
 }
 
@@ -191,6 +210,9 @@ func (t *TentacleSync) recoverSpool() error {
 	if rec.InUse {
 		// Two writers of one state file would undo each other's records.
 		t.Log.Infof("another tentaclesync is using %s: its temporary files are left alone, and only that one syncs configuration", t.SpoolDir)
+		if t.PandoraAgentName != "" {
+			t.Log.Infof("pandora_agent_name: no self-report while another tentaclesync uses %s", t.SpoolDir)
+		}
 	}
 	if _, err := sp.Space(); err != nil {
 		t.Log.Warnf("min_free_space is not enforced: %v", err)
@@ -324,32 +346,57 @@ func (t *TentacleSync) Gather(acc telegraf.Accumulator) error {
 
 	var wg sync.WaitGroup
 	var spoolFull sync.Once // one min_free_space warning per gather
-	for _, tgt := range t.targets {
-		wg.Go(func() { t.gatherServer(acc, sp, tgt, &spoolFull) })
+	reports := make([]serverReport, len(t.targets))
+	for i, tgt := range t.targets {
+		wg.Go(func() {
+			reports[i] = serverReport{addr: tgt.addr, fields: t.gatherServer(acc, sp, tgt, &spoolFull)}
+		})
 	}
 	wg.Wait()
+	t.selfReport(acc, sp, reports)
 	return nil
 }
 
-func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target, spoolFull *sync.Once) {
+// selfReport writes the gather's agent data file when pandora_agent_name is
+// set; not once Stop has begun, when the servers were left unsynced, nor
+// beside another tentaclesync on the spool (a -once), which would report
+// the servers busy under the running one's agent.
+func (t *TentacleSync) selfReport(acc telegraf.Accumulator, sp *spool.Spool, reports []serverReport) {
+	if t.PandoraAgentName == "" || t.stopping.Err() != nil || t.recovery.InUse {
+		return
+	}
+	now := time.Now()
+	for i, tgt := range t.targets {
+		since := t.started
+		if last := tgt.lastSuccess.Load(); last != 0 {
+			since = time.Unix(0, last)
+		}
+		reports[i].sinceSuccess = now.Sub(since)
+	}
+	if _, err := t.writeReport(sp, reports, now); err != nil {
+		acc.AddError(fmt.Errorf("pandora_agent_name: writing the self-report: %w", err))
+	}
+}
+
+// gatherServer syncs one server and returns the fields of its metric (nil
+// when it wrote none).
+func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, tgt *target, spoolFull *sync.Once) map[string]any {
 	if t.stopping.Err() != nil {
-		return // stopped: no new sync, and no metric for one never started
+		return nil // stopped: no new sync, and no metric for one never started
 	}
 	if !tgt.busy.TryLock() {
 		t.Log.Warnf("%s: the previous sync is still running; skipping this gather", tgt.addr)
-		addBusy(acc, tgt)
-		return
+		return addBusy(acc, tgt)
 	}
 	defer tgt.busy.Unlock()
 	lock, err := sp.LockPull(tgt.addr)
 	if errors.Is(err, spool.ErrPullBusy) {
 		t.Log.Warnf("%s: another tentaclesync is pulling from this server into %s; skipping this gather", tgt.addr, t.SpoolDir)
-		addBusy(acc, tgt)
-		return
+		return addBusy(acc, tgt)
 	}
 	if err != nil {
 		acc.AddError(fmt.Errorf("%s: spool_dir: %w", tgt.addr, err))
-		return
+		return nil
 	}
 	defer lock.Release()
 
@@ -374,6 +421,9 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 	}
 	maps.Copy(fields, cs.fields())
 	acc.AddFields("tentaclesync", fields, map[string]string{"server": tgt.addr, "result": res.name})
+	if res == resultSuccess {
+		tgt.lastSuccess.Store(time.Now().UnixNano())
+	}
 	if st.err != nil {
 		acc.AddError(fmt.Errorf("%s: %w", tgt.addr, st.err))
 	}
@@ -385,29 +435,33 @@ func (t *TentacleSync) gatherServer(acc telegraf.Accumulator, sp *spool.Spool, t
 			acc.AddError(fmt.Errorf("%s: config sync: %w", tgt.addr, err))
 		}
 	}
+	return fields
 }
 
-// addBusy reports a server skipped because another sync of it runs.
-func addBusy(acc telegraf.Accumulator, tgt *target) {
-	acc.AddFields("tentaclesync", map[string]any{"result_code": resultBusy.code},
-		map[string]string{"server": tgt.addr, "result": resultBusy.name})
+// addBusy reports a server skipped because another sync of it runs, and
+// returns the metric's fields.
+func addBusy(acc telegraf.Accumulator, tgt *target) map[string]any {
+	fields := map[string]any{"result_code": resultBusy.code}
+	acc.AddFields("tentaclesync", fields, map[string]string{"server": tgt.addr, "result": resultBusy.name})
+	return fields
 }
 
 func init() {
 	inputs.Add("tentaclesync", func() telegraf.Input {
 		return &TentacleSync{
-			SpoolDir:          "/var/spool/pandora/data_in",
-			Timeout:           config.Duration(10 * time.Second),
-			Retries:           3,
-			Connections:       4,
-			Include:           []string{"*.data"},
-			MaxFileSize:       config.Size(64 << 20),
-			MaxFilesPerGather: 10000,
-			Transfer:          transferMove,
-			MinFreeSpace:      freeSpace{percent: 5},
-			MinFileAge:        config.Duration(3 * time.Second),
-			ConfigSync:        true,
-			StateDir:          "/var/lib/tentaclesync",
+			SpoolDir:             "/var/spool/pandora/data_in",
+			Timeout:              config.Duration(10 * time.Second),
+			Retries:              3,
+			Connections:          4,
+			Include:              []string{"*.data"},
+			MaxFileSize:          config.Size(64 << 20),
+			MaxFilesPerGather:    10000,
+			Transfer:             transferMove,
+			MinFreeSpace:         freeSpace{percent: 5},
+			MinFileAge:           config.Duration(3 * time.Second),
+			ConfigSync:           true,
+			StateDir:             "/var/lib/tentaclesync",
+			PandoraAgentInterval: config.Duration(60 * time.Second),
 		}
 	})
 }
