@@ -111,9 +111,7 @@ func TestDashboardModel(t *testing.T) {
 // panel's query.
 func TestDashboardShowsEveryField(t *testing.T) {
 	d := load(t)
-	readme, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
-	_, metrics, ok := strings.Cut(string(readme), "\n## Metrics\n")
+	_, metrics, ok := strings.Cut(readme(t), "\n## Metrics\n")
 	require.True(t, ok)
 	_, fields, ok := strings.Cut(metrics, "\n  - fields:\n")
 	require.True(t, ok)
@@ -138,9 +136,7 @@ func TestDashboardShowsEveryField(t *testing.T) {
 // ones.
 func TestDashboardHasTheREADMEQueries(t *testing.T) {
 	d := load(t)
-	readme, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
-	_, block, ok := strings.Cut(string(readme), "```sql @dashboards\n")
+	_, block, ok := strings.Cut(readme(t), "```sql @dashboards\n")
 	require.True(t, ok)
 	block, _, ok = strings.Cut(block, "```\n")
 	require.True(t, ok)
@@ -164,4 +160,11 @@ func TestDashboardHasTheREADMEQueries(t *testing.T) {
 		require.True(t, found, "no panel has the README's %s as\n%s", line, want)
 	}
 	require.Equal(t, 3, n)
+}
+
+func readme(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	return string(data)
 }

@@ -75,13 +75,7 @@ func checkedSite(t *testing.T) *site {
 	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "empty.data"), nil, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "bad;name.data"), []byte("x"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "huge.data"), make([]byte, 2<<20), 0o644))
-	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "md5"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "conf", "agent.conf"), []byte("agent_name a\n"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "md5", "agent.md5"), []byte("a-md5"), 0o644))
-	for rel, data := range map[string]string{"conf/edited.conf": "agent_name e\n", "md5/edited.md5": "e-md5"} {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(s.spool, rel)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(s.spool, rel), []byte(data), 0o644))
-	}
+	s.seedConfig(t)
 	// What a crash leaves: Init's recovery would remove it.
 	leftover := filepath.Join(s.spool, ".tentaclesync-ABCDEFGHIJKLMNOPQRSTUVWXYZ.tmp")
 	require.NoError(t, os.WriteFile(leftover, []byte("half"), 0o644))

@@ -212,8 +212,10 @@ func TestOnceExitsOneWhenAServerFails(t *testing.T) {
 	require.Contains(t, stderr.String(), "127.0.0.1:1")
 }
 
-func TestConfigAcrossTheGapSurvivesARestart(t *testing.T) {
-	s := newSite(t)
+// seedConfig puts an agent's first-contact configuration on the remote
+// side and a console-edited one in the central spool.
+func (s *site) seedConfig(t *testing.T) {
+	t.Helper()
 	require.NoError(t, os.MkdirAll(filepath.Join(s.remote, "md5"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "conf", "agent.conf"), []byte("agent_name a\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(s.remote, "md5", "agent.md5"), []byte("a-md5"), 0o644))
@@ -221,6 +223,11 @@ func TestConfigAcrossTheGapSurvivesARestart(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(s.spool, rel)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(s.spool, rel), []byte(data), 0o644))
 	}
+}
+
+func TestConfigAcrossTheGapSurvivesARestart(t *testing.T) {
+	s := newSite(t)
+	s.seedConfig(t)
 	once := func() map[string]any {
 		t.Helper()
 		metric, _ := runOnce(t, s.config)
